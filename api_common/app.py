@@ -1,0 +1,50 @@
+"""Build a Flask app the same way for both services."""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, current_app
+from flask_smorest import Api
+
+from inventory_core.config import ENV_VARS, Settings
+from inventory_core.databases import Database
+from api_common.errors import register_error_handlers
+
+OPENAPI_DEFAULTS = {
+    "API_VERSION": "1.0.0",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # a purchase is a few dozen bytes; refuse floods early
+    "JSON_AS_ASCII": False,
+    "PUBLISH_AFTER_COMMIT": True,  # hand events to SNS right after commit (the sweep retries)
+}
+
+
+def build_app(import_name: str, title: str, config: dict | None,
+              database: Database) -> tuple[Flask, Api]:
+    """An app whose settings come from the environment, overridden by `config` (tests pass
+    e.g. {"SHOP_DATABASE_URL": ...} or a whole {"SETTINGS": Settings(...)})."""
+    app = Flask(import_name)
+    app.json.ensure_ascii = False  # the seed answers in Korean; keep it readable
+    app.json.sort_keys = False  # and lists item fields in its own order
+    app.config.from_mapping(OPENAPI_DEFAULTS, API_TITLE=title)
+    app.config.from_prefixed_env("FLASK")
+    if config:
+        app.config.update(config)
+    if "SETTINGS" not in app.config:
+        overrides = {k: str(app.config[k]) for k in ENV_VARS if k in app.config}
+        app.config["SETTINGS"] = Settings.from_env({**os.environ, **overrides})
+    app.extensions["database"] = database
+    api = Api(app)
+    register_error_handlers(app)
+    if not app.debug:
+        logging.getLogger().setLevel(logging.INFO)
+    return app, api
+
+
+def settings_of(app: Flask | None = None) -> Settings:
+    return (app or current_app).config["SETTINGS"]

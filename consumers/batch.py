@@ -1,0 +1,70 @@
+"""SQS batch handling in AWS Lambda Powertools' style.
+
+- a record handler runs per message; success needs nothing more (Lambda deletes it);
+- a transient failure (any exception) is reported in `batchItemFailures`: SQS redelivers it after
+  the visibility timeout and, after maxReceiveCount, moves it to the dead-letter queue;
+- a permanent failure (`PermanentFailure`, or an `InvalidEvent` the schema rejected) can never
+  succeed, so it goes to the queue's DLQ at once, with the reason, instead of burning retries.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from inventory_core.events import InvalidEvent
+from inventory_core.messaging import Messaging
+from inventory_core.topology import dead_letter_queue_of
+
+log = logging.getLogger(__name__)
+RecordHandler = Callable[[dict], None]
+
+
+class PermanentFailure(Exception):
+    """No retry can fix this message (e.g. the factory answered 4xx): dead-letter it now."""
+
+
+def queue_name_of(record: dict) -> str:
+    return record["eventSourceARN"].rsplit(":", 1)[-1]
+
+
+def receive_count(record: dict) -> int:
+    return int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
+
+
+def handle_batch(event: dict, record_handler: RecordHandler, messaging: Messaging) -> dict:
+    failures = []
+    for record in event.get("Records", []):
+        message_id = record.get("messageId", "?")
+        try:
+            record_handler(record)
+        except (PermanentFailure, InvalidEvent) as exc:
+            log.error("message %s from %s is permanently failed: %s", message_id,
+                      queue_name_of(record), exc)
+            if not _dead_letter_now(record, str(exc), messaging):
+                failures.append({"itemIdentifier": message_id})
+        except Exception:  # noqa: BLE001 - any other failure is worth another delivery
+            log.exception("message %s from %s failed (receive %d); it will be redelivered",
+                          message_id, queue_name_of(record), receive_count(record))
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
+
+
+def send_shape(message_attributes: dict | None) -> dict:
+    """Lambda's {name: {stringValue, dataType}} back to SQS's {name: {StringValue, DataType}}."""
+    return {name: {"DataType": value.get("dataType", "String"), "StringValue": value["stringValue"]}
+            for name, value in (message_attributes or {}).items()
+            if value.get("stringValue") is not None}
+
+
+def _dead_letter_now(record: dict, reason: str, messaging: Messaging) -> bool:
+    attributes = send_shape(record.get("messageAttributes"))
+    attributes["failure_reason"] = {"DataType": "String", "StringValue": reason[:1000] or "-"}
+    attributes["receive_count"] = {"DataType": "Number", "StringValue": str(receive_count(record))}
+    try:
+        dlq_url = messaging.queue_url(dead_letter_queue_of(queue_name_of(record)))
+        messaging.send(dlq_url, record["body"], attributes)
+        return True
+    except Exception:  # noqa: BLE001 - then let SQS redeliver it and dead-letter it in the end
+        log.exception("could not dead-letter message %s; leaving it to redelivery",
+                      record.get("messageId"))
+        return False

@@ -1,0 +1,31 @@
+"""Delivery consumer: `production.completed` -> the shop restocks, once per event id.
+
+A duplicate (SQS at-least-once, or the factory's relay publishing twice) is recognised by
+`receive_stock` from the processed-events table and succeeds without changing anything."""
+from __future__ import annotations
+
+import logging
+
+from consumers import runtime
+from consumers.batch import handle_batch
+from inventory_core import shop_service
+from inventory_core.events import parse_event
+
+log = logging.getLogger(__name__)
+EVENT_TYPES = ("production.completed",)
+
+
+def handle_record(record: dict) -> shop_service.ReceiveResult:
+    event = parse_event(record["body"], expected_types=EVENT_TYPES)
+    p = event.payload
+    # An unknown item raises ItemNotFound: retried, then dead-lettered after maxReceiveCount, so an
+    # operator can fix the catalogue and redrive it rather than lose produced stock.
+    result = shop_service.receive_stock(runtime.shop_uow(), event.event_id, p["item_id"],
+                                        p["quantity"], p["replenishment_order_id"])
+    if not result.applied:
+        log.info("production.completed %s was applied before; nothing to do", event.event_id)
+    return result
+
+
+def handler(event: dict, context=None) -> dict:
+    return handle_batch(event, handle_record, runtime.messaging())

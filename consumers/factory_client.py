@@ -1,0 +1,77 @@
+"""The order consumer's HTTP client for the factory API.
+
+A slow legacy factory must not make messages pile up or loop forever: every call has a connect
+and a read timeout; connection errors, timeouts, 5xx and 429 are retried a few times with
+exponential backoff inside one invocation (then SQS redelivery takes over); any other 4xx means
+the request itself is wrong, which no retry fixes, so it is reported as permanent.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+import requests
+
+from consumers.batch import PermanentFailure
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (3.0, 10.0)  # (connect, read) seconds
+ATTEMPTS = 3
+BACKOFF_SECONDS = 0.5  # 0.5 s, then 1 s between the attempts
+RETRYABLE_STATUS = {408, 429}  # plus every 5xx
+
+
+class FactoryUnavailable(Exception):
+    """The factory did not answer usefully after every attempt: try again on a later delivery."""
+
+
+class FactoryRejected(PermanentFailure):
+    """The factory refused the request (4xx): it belongs in the dead-letter queue."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(f"factory answered {status}: {detail[:300]}")
+        self.status = status
+
+
+@functools.lru_cache(maxsize=1)
+def _session() -> requests.Session:
+    # One pooled session per Lambda container, reused while it is warm.
+    return requests.Session()
+
+
+def request_production(base_url: str, order: dict, correlation_id: str | None = None,
+                       attempts: int = ATTEMPTS, deadline: float | None = None) -> dict:
+    """POST /production-orders; the factory's JSON answer (with production_order_id) on 2xx.
+
+    Idempotent on the factory side (keyed on replenishment_order_id), so retrying is safe.
+    `deadline` (a time.monotonic() value) stops retrying when the invocation is about to end."""
+    body = dict(order)
+    if correlation_id:
+        body["correlation_id"] = correlation_id
+    headers = {"X-Correlation-Id": correlation_id} if correlation_id else {}
+    url = f"{base_url.rstrip('/')}/production-orders"
+    problem = "no time left in this invocation"
+    attempt = 0
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 2))
+        # Start a call only if its worst case (connect + read timeout) ends before the deadline:
+        # a Lambda killed mid-batch would send the whole batch back, good messages included.
+        if deadline is not None and time.monotonic() + sum(TIMEOUT) > deadline:
+            break
+        try:
+            response = _session().post(url, json=body, headers=headers, timeout=TIMEOUT)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            problem = f"{exc.__class__.__name__}: {exc}"
+        else:
+            if 200 <= response.status_code < 300:
+                return response.json()
+            if response.status_code >= 500 or response.status_code in RETRYABLE_STATUS:
+                problem = f"HTTP {response.status_code}"
+            else:
+                raise FactoryRejected(response.status_code, response.text)
+        log.warning("factory call %d/%d for replenishment %s failed: %s", attempt, attempts,
+                    order.get("replenishment_order_id"), problem)
+    raise FactoryUnavailable(f"factory unavailable after {attempt} attempt(s): {problem}")

@@ -1,0 +1,33 @@
+"""What every consumer needs, built once per Lambda container (reused while it is warm)."""
+from __future__ import annotations
+
+import functools
+
+from inventory_core.config import Settings
+from inventory_core.databases import FACTORY, SHOP
+from inventory_core.messaging import Messaging
+from inventory_core.unit_of_work import UnitOfWork
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.lru_cache(maxsize=1)
+def messaging() -> Messaging:
+    return Messaging(settings())
+
+
+def shop_uow() -> UnitOfWork:
+    return SHOP.unit_of_work(settings(), messaging())
+
+
+def factory_uow() -> UnitOfWork:
+    return FACTORY.unit_of_work(settings(), messaging())
+
+
+def reset() -> None:
+    """Forget cached settings (tests change the environment between cases)."""
+    settings.cache_clear()
+    messaging.cache_clear()

@@ -1,0 +1,124 @@
+"""Zappa's post-deploy callback (`callbacks.post` in zappa_settings.json): what Zappa cannot say.
+
+Zappa 0.63 creates each SQS event source mapping with FunctionName, EventSourceArn, BatchSize,
+Enabled and MaximumBatchingWindowInSeconds only, and silently ignores any function-response-type
+key. Without `FunctionResponseTypes=["ReportBatchItemFailures"]` Lambda ignores the consumers'
+`{"batchItemFailures": [...]}` answers: one poison message makes its whole batch run again. This
+callback turns it on for every SQS mapping of the function just deployed or updated, idempotently,
+and fails the command when a mapping the settings declare is missing (Zappa only logs that).
+
+Zappa calls `post_deploy(zappa_cli)` with its ZappaCLI instance after `deploy` and `update`. It
+loads this file by path as a top-level module, so it imports nothing from this project.
+"""
+from __future__ import annotations
+
+import time
+
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+SETTLED_STATES = {"Enabled", "Disabled"}  # others (Creating, Updating, Enabling…) refuse updates
+FACTORY_URL_PLACEHOLDER = "https://factory-api-url-not-set.invalid"  # as deploy.settings writes it
+
+
+def _lambda_client(zappa_cli):
+    zappa = zappa_cli.zappa
+    client = getattr(zappa, "lambda_client", None)
+    return client if client is not None else zappa.boto_session.client("lambda")
+
+
+def _is_sqs(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) > 2 and parts[2] == "sqs"
+
+
+def sqs_mappings(client, function_name: str) -> list[dict]:
+    mappings, marker = [], None
+    while True:
+        kwargs = {"FunctionName": function_name}
+        if marker:
+            kwargs["Marker"] = marker
+        page = client.list_event_source_mappings(**kwargs)
+        mappings += [m for m in page.get("EventSourceMappings", [])
+                     if _is_sqs(m.get("EventSourceArn", ""))]
+        marker = page.get("NextMarker")
+        if not marker:
+            return mappings
+
+
+def _wait_until_settled(client, mapping: dict, timeout: float, sleep) -> dict:
+    deadline = time.monotonic() + timeout
+    delay = 1.0
+    while mapping.get("State", "Enabled") not in SETTLED_STATES:
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"event source mapping {mapping['UUID']} stayed {mapping.get('State')!r}")
+        sleep(delay)
+        delay = min(delay * 2, 10.0)
+        mapping = client.get_event_source_mapping(UUID=mapping["UUID"])
+    return mapping
+
+
+def enable_partial_batch_responses(zappa_cli, *, timeout: float = 300.0, sleep=time.sleep) -> list[str]:
+    """Turn on ReportBatchItemFailures for every SQS mapping of the deployed function.
+    Returns the ARNs of the queues whose mapping was changed (empty when all were already on)."""
+    client = _lambda_client(zappa_cli)
+    function_name = zappa_cli.lambda_name
+    # By ARN, as Zappa creates and looks up its mappings (some implementations match names exactly).
+    function_arn = client.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
+    mappings = sqs_mappings(client, function_arn)
+
+    declared = {event["event_source"]["arn"]
+                for event in (zappa_cli.stage_config.get("events") or [])
+                if _is_sqs((event.get("event_source") or {}).get("arn", ""))}
+    missing = declared - {m["EventSourceArn"] for m in mappings}
+    if missing:
+        raise RuntimeError(f"{function_name} has no event source mapping for {sorted(missing)}: "
+                           "Zappa could not create it (see its log above; often the role lacks "
+                           "sqs:ReceiveMessage or the queue's visibility timeout is shorter than "
+                           "the function's timeout)")
+
+    changed = []
+    for mapping in mappings:
+        if REPORT_BATCH_ITEM_FAILURES in (mapping.get("FunctionResponseTypes") or []):
+            continue
+        _wait_until_settled(client, mapping, timeout, sleep)
+        client.update_event_source_mapping(UUID=mapping["UUID"],
+                                           FunctionResponseTypes=[REPORT_BATCH_ITEM_FAILURES])
+        changed.append(mapping["EventSourceArn"])
+    return changed
+
+
+def post_deploy(zappa_cli) -> None:
+    """The `callbacks.post` entry point."""
+    changed = enable_partial_batch_responses(zappa_cli)
+    for arn in changed:
+        print(f"{zappa_cli.lambda_name}: ReportBatchItemFailures on for {arn}")
+    url = (zappa_cli.stage_config.get("environment_variables") or {}).get("FACTORY_API_URL")
+    if url == FACTORY_URL_PLACEHOLDER:
+        print(f"WARNING: {zappa_cli.api_stage} has no factory API URL: its order consumer will fail "
+              "and retry until you run `python -m deploy.settings ... --factory-api-url auto` and "
+              f"`zappa update {zappa_cli.api_stage}` (docs/deploy.md)")
+
+
+# --- `callbacks.zip`: refuse a package that would carry test or dev tools to AWS ------------------
+
+MAX_PACKAGE_BYTES = 20 * 1024 * 1024  # ours is ~12 MiB; Lambda's own limit for a direct upload is 50 MB
+FORBIDDEN_IN_PACKAGE = {"pytest", "_pytest", "moto", "tests", "bench", "terraform", "docs",
+                        "localstack", "xdist", "pluggy", "gunicorn", "hcl2", "checkov", "cfnlint",
+                        "docker", "sympy", "networkx", "pydantic", "jsonschema"}
+
+
+def check_package(zappa_cli) -> None:
+    """Fail `zappa package/deploy/update` when the zip holds dev or test tools (it was built from
+    the dev virtualenv, not a runtime-only one) or is larger than expected."""
+    import os
+    import zipfile
+
+    path = zappa_cli.zip_path
+    size = os.path.getsize(path)
+    with zipfile.ZipFile(path) as archive:
+        top = {name.split("/")[0] for name in archive.namelist()}
+    found = sorted(top & FORBIDDEN_IN_PACKAGE)
+    if found or size > MAX_PACKAGE_BYTES:
+        raise RuntimeError(
+            f"{path} ({size / 2**20:.1f} MiB) holds {found or 'too much'}: build it from a virtualenv "
+            "with requirements/runtime.txt only (docs/deploy.md, step 3)")
+    print(f"package {os.path.basename(path)}: {size / 2**20:.1f} MiB, no dev or test tools")

@@ -1,0 +1,77 @@
+"""Tasks a deployed function runs on demand, inside the VPC next to its database:
+
+    zappa invoke shop_dev    deploy.tasks.prepare_shop      # migrate, then seed the sample data if empty
+    zappa invoke factory_dev deploy.tasks.prepare_factory
+    zappa invoke shop_prod   deploy.tasks.upgrade_shop      # migrate only (no sample data)
+    zappa invoke factory_prod deploy.tasks.upgrade_factory
+
+Each reads its database URL and secret ARN from the stage's environment (inventory_core.config),
+puts the user name and password from Secrets Manager into the URL the way the services do
+(inventory_core.db), and runs inventory_core.migrate. Idempotent: run them after every deploy.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import make_url
+
+from inventory_core import migrate
+from inventory_core.config import Settings
+from inventory_core.databases import FACTORY, SHOP
+
+log = logging.getLogger(__name__)
+DATABASES = {SHOP.name: SHOP, FACTORY.name: FACTORY}
+
+
+def database_url(database: str, settings: Settings | None = None) -> str:
+    """The URL of `database` ("shop" or "factory") with the secret's credentials in it."""
+    return DATABASES[database].url(settings or Settings.from_env())
+
+
+def _run(database: str, seed: bool) -> dict:
+    url = database_url(database)
+    migrate.upgrade(database, url)
+    seeded = migrate.seed(database, url) if seed else False
+    where = make_url(url)
+    answer = {"database": database, "backend": where.get_backend_name(),
+              "host": where.host, "name": where.database, "migrated": True, "seeded": seeded}
+    log.info("database task done: %s", answer)
+    return answer
+
+
+def upgrade_shop(event=None, context=None) -> dict:
+    return _run("shop", seed=False)
+
+
+def upgrade_factory(event=None, context=None) -> dict:
+    return _run("factory", seed=False)
+
+
+def prepare_shop(event=None, context=None) -> dict:
+    return _run("shop", seed=True)
+
+
+def prepare_factory(event=None, context=None) -> dict:
+    return _run("factory", seed=True)
+
+
+def self_check(event=None, context=None) -> dict:
+    """Import every function this stage's Zappa settings name (its app, its event sources and
+    schedules) and the MySQL driver: `zappa invoke <stage> deploy.tasks.self_check` after a deploy
+    proves the package is complete without touching a database or a queue."""
+    import importlib
+    import sys
+
+    import zappa_settings  # written into every package by Zappa
+
+    names = sorted({name for functions in getattr(zappa_settings, "AWS_EVENT_MAPPING", {}).values()
+                    for name in ([functions] if isinstance(functions, str) else functions)})
+    app_module = getattr(zappa_settings, "APP_MODULE", None)
+    if app_module:
+        names.append(f"{app_module}.{zappa_settings.APP_FUNCTION}")
+    for name in names:
+        module, attribute = name.rsplit(".", 1)
+        getattr(importlib.import_module(module), attribute)
+    importlib.import_module("pymysql")
+    importlib.import_module("cryptography.hazmat.primitives.asymmetric.rsa")  # MySQL 8 auth
+    return {"stage": zappa_settings.API_STAGE, "python": sys.version.split()[0], "imported": names}

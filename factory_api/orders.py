@@ -1,0 +1,50 @@
+"""The REST API: production orders, accepted at once and completed after the lead time."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from api_common import settings_of
+from api_common.errors import error_response
+from api_common.context import unit_of_work
+from factory_api import schemas
+from inventory_core import factory_service
+
+blp = Blueprint("factory", __name__, description="Production orders")
+
+
+@blp.post("/production-orders")
+@blp.arguments(schemas.ProductionOrderRequest)
+@blp.response(201, schemas.ProductionOrder, description="Accepted; production has started")
+@blp.alt_response(200, schema=schemas.ProductionOrder,
+                  description="Already accepted for this replenishment order; nothing new")
+@blp.alt_response(404, description="No such factory")
+def accept_production_order(body: dict):
+    try:
+        order, created = factory_service.accept_production_order(
+            unit_of_work(), lead_time_override=settings_of().production_seconds, **body)
+    except factory_service.UnknownFactory:
+        return error_response(404, f"Factory {body['factory_id']} does not exist.")
+    return order, 201 if created else 200
+
+
+@blp.get("/production-orders")
+@blp.arguments(schemas.ProductionOrderQuery, location="query")
+@blp.response(200, schemas.ProductionOrder(many=True))
+def list_production_orders(query: dict):
+    return factory_service.list_production_orders(unit_of_work(), query.get("status"),
+                                                  query["limit"])
+
+
+@blp.get("/production-orders/<int:production_order_id>")
+@blp.response(200, schemas.ProductionOrder)
+@blp.alt_response(404, description="No such production order")
+def get_production_order(production_order_id: int):
+    order = factory_service.get_production_order(unit_of_work(), production_order_id)
+    if order is None:
+        return error_response(404, f"Production order {production_order_id} does not exist.")
+    return order
+
+
+@blp.get("/health")
+def health():
+    return {"status": "ok"}

@@ -1,0 +1,50 @@
+"""Request and response schemas of the factory API (marshmallow; they also make the OpenAPI doc)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api_common.validation import NAME, QUANTITY
+from inventory_core.factory_service import STATUSES
+
+ID = validate.Range(min=1)
+
+
+class SeedLog(Schema):
+    """The seed's `POST /log` body."""
+    factory_id = fields.Integer(required=True, strict=True, validate=ID)
+    factory_name = fields.String(required=True, validate=NAME)
+    item_id = fields.Integer(required=True, strict=True, validate=ID)
+    item_name = fields.String(required=True, validate=NAME)
+    quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
+    requester = fields.String(required=True, validate=NAME)
+
+
+class ProductionOrderRequest(Schema):
+    replenishment_order_id = fields.Integer(
+        required=True, strict=True, validate=ID,
+        metadata={"description": "The shop's replenishment order: one production order each."})
+    factory_id = fields.Integer(required=True, strict=True, validate=ID)
+    item_id = fields.Integer(required=True, strict=True, validate=ID)
+    item_name = fields.String(required=True, validate=NAME)
+    quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
+    requester = fields.String(required=True, validate=NAME)
+    correlation_id = fields.String(load_default=None, allow_none=True, validate=NAME)
+
+
+class ProductionOrder(Schema):
+    production_order_id = fields.Integer()
+    replenishment_order_id = fields.Integer()
+    factory_id = fields.Integer()
+    item_id = fields.Integer()
+    item_name = fields.String()
+    quantity = fields.Integer()
+    requester = fields.String()
+    status = fields.String(metadata={"description": " | ".join(STATUSES)})
+    due_at = fields.String()
+    created_at = fields.String()
+    completed_at = fields.String(allow_none=True)
+
+
+class ProductionOrderQuery(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))

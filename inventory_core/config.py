@@ -1,0 +1,74 @@
+"""Environment variable names and their defaults: the one place that reads the environment.
+
+Every service, consumer and tool builds its settings with `Settings.from_env()`; nothing else
+calls os.environ for configuration.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from inventory_core.topology import DEFAULT_PREFIX
+
+# Names of the environment variables (Terraform outputs and Zappa stages set exactly these).
+SHOP_DATABASE_URL = "SHOP_DATABASE_URL"
+FACTORY_DATABASE_URL = "FACTORY_DATABASE_URL"
+SHOP_DATABASE_SECRET_ARN = "SHOP_DATABASE_SECRET_ARN"
+FACTORY_DATABASE_SECRET_ARN = "FACTORY_DATABASE_SECRET_ARN"
+AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+AWS_REGION = "AWS_REGION"
+AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"  # boto3's fallback for AWS_REGION
+AWS_ACCOUNT_ID = "AWS_ACCOUNT_ID"
+NAME_PREFIX = "NAME_PREFIX"
+FACTORY_API_URL = "FACTORY_API_URL"
+ADMIN_TOKEN = "ADMIN_TOKEN"
+PRODUCTION_SECONDS = "PRODUCTION_SECONDS"
+SES_SENDER = "SES_SENDER"
+
+ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
+            FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
+            FACTORY_API_URL, ADMIN_TOKEN, PRODUCTION_SECONDS, SES_SENDER)
+
+
+@dataclass(frozen=True)
+class Settings:
+    shop_database_url: str = "sqlite:///var/shop.db"
+    factory_database_url: str = "sqlite:///var/factory.db"
+    shop_database_secret_arn: str | None = None
+    factory_database_secret_arn: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_region: str = "ap-northeast-2"
+    aws_account_id: str | None = None  # read from STS when unset (moto answers 123456789012)
+    name_prefix: str = DEFAULT_PREFIX
+    factory_api_url: str = "http://127.0.0.1:5001"
+    admin_token: str | None = None  # admin routes answer 403 until one is set
+    production_seconds: int | None = None  # overrides every factory's lead time when set
+    ses_sender: str = "replenishment@example.com"
+
+    @classmethod
+    def from_env(cls, environ: os._Environ | dict | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        base = cls()
+
+        def get(name: str, default):
+            value = env.get(name)
+            return default if value in (None, "") else value
+
+        production = get(PRODUCTION_SECONDS, None)
+        return cls(
+            shop_database_url=get(SHOP_DATABASE_URL, base.shop_database_url),
+            factory_database_url=get(FACTORY_DATABASE_URL, base.factory_database_url),
+            shop_database_secret_arn=get(SHOP_DATABASE_SECRET_ARN, None),
+            factory_database_secret_arn=get(FACTORY_DATABASE_SECRET_ARN, None),
+            aws_endpoint_url=get(AWS_ENDPOINT_URL, None),
+            aws_region=get(AWS_REGION, get(AWS_DEFAULT_REGION, base.aws_region)),
+            aws_account_id=get(AWS_ACCOUNT_ID, None),
+            name_prefix=get(NAME_PREFIX, base.name_prefix),
+            factory_api_url=get(FACTORY_API_URL, base.factory_api_url).rstrip("/"),
+            admin_token=get(ADMIN_TOKEN, None),
+            production_seconds=int(production) if production is not None else None,
+            ses_sender=get(SES_SENDER, base.ses_sender),
+        )
+
+    def but(self, **changes) -> "Settings":
+        return replace(self, **changes)

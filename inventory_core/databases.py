@@ -1,0 +1,44 @@
+"""The two databases, each owned by one service: where its settings are, which outbox it has.
+
+Everything that opens a unit of work (the Flask apps, the consumers, the CLI, the deploy tasks)
+goes through these, so the URL, its Secrets Manager credentials and the outbox model are chosen
+in one place."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from sqlalchemy.orm import sessionmaker
+
+from inventory_core.config import Settings
+from inventory_core.db import resolve_url, session_factory
+from inventory_core.models.common import OutboxMixin
+from inventory_core.outbox import Publisher
+from inventory_core.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str  # also the name of its migrations folder; its models are inventory_core.models.<name>
+    outbox_class: str
+
+    @property
+    def outbox_model(self) -> type[OutboxMixin]:
+        # Imported on first use: a service's cold start loads only its own database's models.
+        return getattr(importlib.import_module(f"inventory_core.models.{self.name}"),
+                       self.outbox_class)
+
+    def url(self, settings: Settings) -> str:
+        """The configured URL, with credentials from Secrets Manager when a secret ARN is set."""
+        return resolve_url(getattr(settings, f"{self.name}_database_url"),
+                           getattr(settings, f"{self.name}_database_secret_arn"))
+
+    def sessions(self, settings: Settings) -> sessionmaker:
+        return session_factory(self.url(settings))
+
+    def unit_of_work(self, settings: Settings, publisher: Publisher | None = None) -> UnitOfWork:
+        return UnitOfWork(self.sessions(settings), self.outbox_model, publisher)
+
+
+SHOP = Database("shop", "ShopOutbox")
+FACTORY = Database("factory", "FactoryOutbox")

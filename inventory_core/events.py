@@ -1,0 +1,120 @@
+"""Event envelopes and their schemas.
+
+Every message is `{event_id, type, version, occurred_at, correlation_id, payload}` (see
+docs/events.md). `parse_event` validates the envelope and the payload of its type, so a malformed
+or unknown message fails with `InvalidEvent`, never with a KeyError deep in a handler.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+MAX_QUANTITY = 1_000_000
+
+
+class InvalidEvent(ValueError):
+    """A message that no retry can fix: it belongs in the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    payload: dict[str, Any]
+    version: int = 1
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+    correlation_id: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"event_id": self.event_id, "type": self.type, "version": self.version,
+                           "occurred_at": self.occurred_at,
+                           "correlation_id": self.correlation_id or self.event_id,
+                           "payload": self.payload}, ensure_ascii=False, separators=(",", ":"))
+
+
+_quantity = dict(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+_id = dict(required=True, strict=True, validate=validate.Range(min=1))
+_name = dict(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ReplenishmentRequested(Schema):
+    replenishment_order_id = fields.Integer(**_id)
+    item_id = fields.Integer(**_id)
+    item_name = fields.String(**_name)
+    factory_id = fields.Integer(**_id)
+    factory_name = fields.String(**_name)
+    quantity = fields.Integer(**_quantity)
+    requester = fields.String(**_name)
+    trigger = fields.String(required=True, validate=validate.OneOf(["shortage", "reorder_point"]))
+
+
+class ProductionCompleted(Schema):
+    production_order_id = fields.Integer(**_id)
+    replenishment_order_id = fields.Integer(**_id)
+    factory_id = fields.Integer(**_id)
+    item_id = fields.Integer(**_id)
+    item_name = fields.String(**_name)
+    quantity = fields.Integer(**_quantity)
+    completed_at = fields.String(required=True)
+
+
+class ProductionDue(Schema):
+    production_order_id = fields.Integer(**_id)
+
+
+class StockChanged(Schema):
+    item_id = fields.Integer(**_id)
+    item_name = fields.String(**_name)
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+PAYLOAD_SCHEMAS: dict[str, type[Schema]] = {
+    "replenishment.requested": ReplenishmentRequested,
+    "production.completed": ProductionCompleted,
+    "production.due": ProductionDue,
+    "stock.depleted": StockChanged,
+    "stock.restocked": StockChanged,
+}
+
+
+class Envelope(Schema):
+    event_id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(sorted(PAYLOAD_SCHEMAS)))
+    version = fields.Integer(required=True, strict=True, validate=validate.Equal(1))
+    occurred_at = fields.String(required=True)
+    correlation_id = fields.String(load_default=None, allow_none=True)
+    payload = fields.Dict(required=True)
+
+
+def parse_event(body: str | bytes, expected_types: tuple[str, ...] | None = None) -> Event:
+    """Validate a message body; raise InvalidEvent with the reason when it is not one of ours."""
+    try:
+        raw = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidEvent("an event is a JSON object")
+    try:
+        envelope = Envelope().load(raw, unknown="exclude")
+        payload = PAYLOAD_SCHEMAS[envelope["type"]]().load(envelope["payload"], unknown="exclude")
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid event: {exc.messages}") from None
+    if expected_types and envelope["type"] not in expected_types:
+        raise InvalidEvent(f"unexpected event type {envelope['type']!r}")
+    return Event(type=envelope["type"], payload=payload, version=envelope["version"],
+                 event_id=str(envelope["event_id"]), occurred_at=envelope["occurred_at"],
+                 correlation_id=envelope["correlation_id"])
+
+
+def new_event(event_type: str, payload: dict[str, Any], correlation_id: str | None = None) -> Event:
+    """An event whose payload is checked against its schema before it enters any outbox."""
+    errors = PAYLOAD_SCHEMAS[event_type]().validate(payload)
+    if errors:
+        raise ValueError(f"{event_type} payload invalid: {errors}")
+    return Event(type=event_type, payload=payload, correlation_id=correlation_id)

@@ -1,0 +1,1 @@
+"""Alembic migrations, one environment per database (each service owns its own)."""

@@ -1,0 +1,78 @@
+"""Admin routes, behind the ADMIN_TOKEN bearer token (the seed's stock update was open to all)."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from api_common.auth import admin_required
+from api_common.errors import error_response
+from inventory_core import dead_letters, shop_service
+from shop_api import schemas
+from api_common.context import messaging, unit_of_work
+
+blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operations (bearer token)")
+BEARER = [{"bearerAuth": []}]
+
+
+@blp.post("/items/<int:item_id>/stock-adjustments")
+@blp.arguments(schemas.StockAdjustment)
+@blp.response(200, schemas.StockLevel)
+@blp.doc(security=BEARER)
+@admin_required
+def adjust_stock(body: dict, item_id: int):
+    try:
+        quantity = shop_service.adjust_stock(unit_of_work(), item_id, body["delta"], body["reason"])
+    except shop_service.ItemNotFound:
+        return error_response(404, f"Item {item_id} does not exist.")
+    except shop_service.InvalidQuantity as exc:
+        return error_response(422, str(exc))
+    return {"item_id": item_id, "quantity": quantity}
+
+
+@blp.get("/dead-letters")
+@blp.arguments(schemas.DeadLetterQuery, location="query")
+@blp.response(200, schemas.DeadLetter(many=True))
+@blp.doc(security=BEARER)
+@admin_required
+def list_dead_letters(query: dict):
+    """Messages that landed in a dead-letter queue, newest first."""
+    return dead_letters.list_dead_letters(unit_of_work(), query.get("status"), query["limit"])
+
+
+@blp.get("/dead-letters/<int:dead_letter_id>")
+@blp.response(200, schemas.DeadLetter)
+@blp.alt_response(404, description="No such dead letter")
+@blp.doc(security=BEARER)
+@admin_required
+def get_dead_letter(dead_letter_id: int):
+    row = dead_letters.get_dead_letter(unit_of_work(), dead_letter_id)
+    if row is None:
+        return error_response(404, f"Dead letter {dead_letter_id} does not exist.")
+    return row
+
+
+@blp.post("/dead-letters/<int:dead_letter_id>/redrive")
+@blp.response(200, schemas.DeadLetter)
+@blp.alt_response(404, description="No such dead letter")
+@blp.alt_response(409, description="Already redriven")
+@blp.doc(security=BEARER)
+@admin_required
+def redrive_dead_letter(dead_letter_id: int):
+    """Send the message back to its source queue."""
+    try:
+        return dead_letters.redrive(unit_of_work(), messaging(), dead_letter_id)
+    except dead_letters.DeadLetterNotFound:
+        return error_response(404, f"Dead letter {dead_letter_id} does not exist.")
+    except dead_letters.AlreadyRedriven as exc:
+        return error_response(409, str(exc))
+
+
+@blp.post("/dead-letters/redrive")
+@blp.arguments(schemas.RedriveAllRequest, required=False)
+@blp.response(200, schemas.RedriveResult)
+@blp.doc(security=BEARER)
+@admin_required
+def redrive_all(body: dict | None = None):
+    """Send every dead letter still `dead` back to its source queue."""
+    redriven = dead_letters.redrive_all(unit_of_work(), messaging(),
+                                        (body or {}).get("source_queue"))
+    return {"redriven": len(redriven), "dead_letters": redriven}

@@ -1,0 +1,68 @@
+"""The REST API: items, purchases and replenishment orders."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from api_common.errors import error_response, json_response
+from inventory_core import shop_service
+from shop_api import schemas
+from api_common.context import unit_of_work
+
+blp = Blueprint("shop", __name__, description="Items, purchases and replenishment orders")
+
+
+@blp.get("/items")
+@blp.response(200, schemas.Item(many=True))
+def list_items():
+    return shop_service.list_items(unit_of_work())
+
+
+@blp.get("/items/<int:item_id>")
+@blp.response(200, schemas.Item)
+@blp.alt_response(404, description="No such item")
+def get_item(item_id: int):
+    try:
+        return shop_service.get_item(unit_of_work(), item_id)
+    except shop_service.ItemNotFound:
+        return error_response(404, f"Item {item_id} does not exist.")
+
+
+@blp.post("/purchases")
+@blp.arguments(schemas.PurchaseRequest)
+@blp.response(201, schemas.PurchaseResult)
+@blp.alt_response(409, schema=schemas.Shortage, description="Too little stock; nothing was sold")
+@blp.alt_response(404, description="No such item")
+def create_purchase(body: dict):
+    item = body["item_name"] if "item_name" in body else body["item_id"]
+    try:
+        result = shop_service.purchase(unit_of_work(), item, body["quantity"], body["requester"])
+    except shop_service.ItemNotFound:
+        return error_response(404, "That item does not exist.")
+    if result.completed:
+        return result
+    shortage = {"message": "Too little stock; a replenishment order is in progress.",
+                "purchase_id": result.purchase_id, "requested": result.quantity,
+                "available": result.remaining, "replenishment_order": result.replenishment}
+    return json_response(409, schemas.Shortage().dump(shortage))
+
+
+@blp.get("/replenishment-orders")
+@blp.arguments(schemas.ReplenishmentQuery, location="query")
+@blp.response(200, schemas.ReplenishmentOrder(many=True))
+def list_replenishments(query: dict):
+    return shop_service.list_replenishments(unit_of_work(), query.get("status"), query["limit"])
+
+
+@blp.get("/replenishment-orders/<int:replenishment_order_id>")
+@blp.response(200, schemas.ReplenishmentOrder)
+@blp.alt_response(404, description="No such replenishment order")
+def get_replenishment(replenishment_order_id: int):
+    order = shop_service.get_replenishment(unit_of_work(), replenishment_order_id)
+    if order is None:
+        return error_response(404, f"Replenishment order {replenishment_order_id} does not exist.")
+    return order
+
+
+@blp.get("/health")
+def health():
+    return {"status": "ok"}

@@ -1,0 +1,121 @@
+"""Request and response schemas of the shop API (marshmallow; they also make the OpenAPI doc)."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api_common.validation import NAME, QUANTITY
+from inventory_core.events import MAX_QUANTITY
+
+
+
+class SeedPurchase(Schema):
+    """The seed's `POST /item` body."""
+    item_name = fields.String(required=True, validate=NAME)
+    quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
+    requester = fields.String(required=True, validate=NAME)
+
+
+class PurchaseRequest(Schema):
+    item_id = fields.Integer(strict=True, validate=validate.Range(min=1))
+    item_name = fields.String(validate=NAME)
+    quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
+    requester = fields.String(required=True, validate=NAME)
+
+    @validates_schema
+    def one_item_reference(self, data, **kwargs):
+        if ("item_id" in data) == ("item_name" in data):
+            raise ValidationError("Give exactly one of item_id and item_name.", "item_id")
+
+
+class ReplenishmentOrder(Schema):
+    replenishment_order_id = fields.Integer()
+    item_id = fields.Integer()
+    quantity = fields.Integer()
+    status = fields.String(metadata={"description": "requested | accepted | fulfilled"})
+    trigger = fields.String(metadata={"description": "shortage | reorder_point"})
+    requester = fields.String()
+    factory_reference = fields.String(allow_none=True)
+    received_quantity = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    accepted_at = fields.String(allow_none=True)
+    fulfilled_at = fields.String(allow_none=True)
+
+
+class Item(Schema):
+    item_id = fields.Integer()
+    name = fields.String()
+    price = fields.Integer()
+    quantity = fields.Integer()
+    factory_id = fields.Integer()
+    factory_name = fields.String()
+    reorder_point = fields.Integer()
+    target_level = fields.Integer()
+    reorder_multiple = fields.Integer()
+
+
+class PurchaseResult(Schema):
+    purchase_id = fields.Integer()
+    item_id = fields.Integer()
+    item_name = fields.String()
+    quantity = fields.Integer()
+    remaining = fields.Integer()
+    replenishment_order = fields.Nested(ReplenishmentOrder, allow_none=True,
+                                        attribute="replenishment")
+
+
+class Shortage(Schema):
+    message = fields.String()
+    purchase_id = fields.Integer()
+    requested = fields.Integer()
+    available = fields.Integer()
+    replenishment_order = fields.Nested(ReplenishmentOrder)
+
+
+class ReplenishmentQuery(Schema):
+    status = fields.String(validate=validate.OneOf(["requested", "accepted", "fulfilled"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class StockAdjustment(Schema):
+    delta = fields.Integer(required=True, strict=True,
+                           validate=validate.Range(min=-MAX_QUANTITY, max=MAX_QUANTITY))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=90))
+
+
+class StockLevel(Schema):
+    item_id = fields.Integer()
+    quantity = fields.Integer()
+
+
+class DeadLetter(Schema):
+    dead_letter_id = fields.Integer()
+    dlq = fields.String()
+    source_queue = fields.String()
+    message_id = fields.String()
+    event_id = fields.String(allow_none=True)
+    event_type = fields.String(allow_none=True)
+    body = fields.String()
+    attributes = fields.Dict(metadata={"description": "message attributes, SQS send shape"})
+    failure_reason = fields.String(allow_none=True,
+                                   metadata={"description": "set when a consumer dead-lettered "
+                                                            "it at once as permanently failed"})
+    receive_count = fields.Integer()
+    status = fields.String(metadata={"description": "dead | redriven"})
+    first_seen = fields.String()
+    last_seen = fields.String()
+    redriven_at = fields.String(allow_none=True)
+
+
+class DeadLetterQuery(Schema):
+    status = fields.String(validate=validate.OneOf(["dead", "redriven"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class RedriveAllRequest(Schema):
+    source_queue = fields.String(validate=validate.Length(min=1, max=80),
+                                 metadata={"description": "only this source queue's dead letters"})
+
+
+class RedriveResult(Schema):
+    redriven = fields.Integer()
+    dead_letters = fields.Nested(DeadLetter, many=True)

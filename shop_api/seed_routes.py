@@ -1,0 +1,38 @@
+"""The seed's routes, with its exact JSON shapes and messages, so its curl calls keep working."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from marshmallow import ValidationError
+
+from api_common.errors import error_response
+from inventory_core import shop_service
+from api_common.context import unit_of_work
+from shop_api.schemas import SeedPurchase
+
+blp = Blueprint("seed", __name__)
+SEED_ITEM_FIELDS = ("item_id", "name", "price", "quantity", "factory_id")
+
+
+@blp.get("/item")
+def list_items():
+    items = shop_service.list_items(unit_of_work())
+    return jsonify([{field: item[field] for field in SEED_ITEM_FIELDS} for item in items])
+
+
+@blp.post("/item")
+def buy():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, "The request body must be a JSON object.", seed_shape=True)
+    try:
+        order = SeedPurchase().load(body)
+    except ValidationError as exc:
+        return error_response(400, "Invalid purchase request.", seed_shape=True, errors=exc.messages)
+    try:
+        result = shop_service.purchase(unit_of_work(), order["item_name"], order["quantity"],
+                                       order["requester"])
+    except shop_service.ItemNotFound:
+        return error_response(400, "상품 없음", seed_shape=True)
+    if result.completed:
+        return jsonify(message=f"구매 완료! 남은 재고: {result.remaining}")
+    return jsonify(message=f"구매 실패! 남은 재고: {result.remaining}, 생산요청 진행중")

@@ -1,0 +1,175 @@
+// The operations dashboard, live: polls /dashboard/state and re-renders each section in place.
+// Builds the DOM with textContent only (nothing from the server is parsed as HTML).
+// Redrive asks for the admin token once and keeps it in sessionStorage (this tab only).
+(function () {
+  "use strict";
+  var body = document.body;
+  var STATE_URL = body.getAttribute("data-state-url");
+  var REFRESH_MS = parseInt(body.getAttribute("data-refresh-ms"), 10) || 2500;
+  var TOKEN_KEY = "replenishment.adminToken";
+
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    var key;
+    for (key in attrs || {}) {
+      if (!Object.prototype.hasOwnProperty.call(attrs, key) || attrs[key] == null) continue;
+      if (key === "text") node.textContent = String(attrs[key]);
+      else if (key === "className") node.className = attrs[key];
+      else node.setAttribute(key, attrs[key]);
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child == null) continue;
+      node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+  function td(text, className) { return el("td", { text: text == null ? "–" : text, className: className }); }
+  function chip(text, className) { return el("span", { text: text, className: "chip " + className }); }
+  function time(iso) {
+    if (!iso) return "–";
+    var d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  }
+  function age(seconds) {
+    if (seconds == null) return "–";
+    if (seconds < 60) return seconds + "s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
+    return Math.floor(seconds / 3600) + "h " + Math.floor((seconds % 3600) / 60) + "m";
+  }
+  function pct(part, whole) { return Math.min(100, (part * 100) / (whole || 1)).toFixed(1) + "%"; }
+  function fill(id, rows, emptyText, columns) {
+    var tbody = document.getElementById(id);
+    var fragment = document.createDocumentFragment();
+    if (!rows.length) fragment.appendChild(el("tr", { className: "empty" }, el("td", { colspan: columns, text: emptyText })));
+    rows.forEach(function (row) { fragment.appendChild(row); });
+    tbody.replaceChildren(fragment);
+  }
+
+  function renderSummary(s) {
+    var classes = { out_of_stock: s.out_of_stock ? "bad" : "", ads_paused: s.ads_paused ? "warn" : "",
+                    dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "" };
+    document.querySelectorAll("#summary [data-k]").forEach(function (b) {
+      var key = b.getAttribute("data-k");
+      b.textContent = s[key];
+      b.parentNode.className = "card " + (classes[key] || "");
+    });
+  }
+
+  function renderItems(items) {
+    var list = document.getElementById("items");
+    var fragment = document.createDocumentFragment();
+    items.forEach(function (i) {
+      var bar = el("div", { className: "bar", role: "img",
+        "aria-label": i.quantity + " of target " + i.target_level + ", reorder point " + i.reorder_point });
+      var filled = el("span", { className: "fill" });
+      var mark = el("span", { className: "mark" });
+      filled.style.width = pct(i.quantity, i.target_level);
+      mark.style.left = pct(i.reorder_point, i.target_level);
+      bar.append(filled, mark);
+      var nums = el("div", { className: "nums" }, el("span", { className: "qty", text: i.quantity }),
+        " in stock · reorder below " + i.reorder_point + " · target " + i.target_level);
+      if (i.on_order) nums.append(" · ", el("em", { text: i.on_order + " on order" }));
+      var head = el("div", { className: "item-head" }, el("span", { className: "name", text: i.name }),
+        el("span", { className: "factory", text: i.factory_name }));
+      if (i.ad_status) {
+        var adChip = chip("ad " + i.ad_status, "ad-" + i.ad_status);
+        adChip.setAttribute("data-ad-status", i.ad_status);
+        head.append(adChip);
+      }
+      fragment.appendChild(el("li", { className: "item level-" + i.level, "data-item": i.name,
+                                      "data-quantity": i.quantity }, head, bar, nums));
+    });
+    list.replaceChildren(fragment);
+  }
+
+  function render(state) {
+    renderSummary(state.summary);
+    renderItems(state.items);
+    fill("orders", state.replenishments.map(function (o) {
+      return el("tr", null, td(o.replenishment_order_id), td(o.item_name), td(o.quantity, "num"),
+        el("td", null, chip(o.status, "st-" + o.status)), td(o.factory_reference, "mono"),
+        td(age(o.age_seconds), "num"));
+    }), "No open orders.", 6);
+    fill("ads", state.ads_paused.map(function (a) {
+      return el("tr", { "data-item": a.item_name }, td(a.item_name), td(age(a.paused_seconds) + " ago"),
+        td(a.manager_email, "opt"));
+    }), "Every ad is running.", 3);
+    fill("emails", state.emails.map(function (m) {
+      return el("tr", { "data-status": m.status }, td(time(m.sent_at || m.created_at)), td(m.recipient, "opt"),
+        td(m.subject), el("td", null, chip(m.status, "em-" + m.status)));
+    }), "No e-mails yet.", 4);
+    fill("dead", state.dead_letters.map(function (d) {
+      var action = d.status === "dead"
+        ? el("button", { type: "button", className: "redrive", "data-id": d.dead_letter_id, text: "Redrive" })
+        : chip("redriven", "st-redriven");
+      return el("tr", { "data-dead-letter": d.dead_letter_id }, td(d.dead_letter_id), td(d.source_queue, "queue"),
+        td(d.event_type, "opt"), td(d.failure_reason, "reason"), td(d.receive_count, "num opt"), el("td", null, action));
+    }), "No dead letters.", 6);
+    fill("ledger", state.ledger.map(function (e) {
+      return el("tr", null, td(time(e.created_at)), td(e.item_name),
+        td((e.delta > 0 ? "+" : "") + e.delta, "num " + (e.delta < 0 ? "neg" : "pos")),
+        td(e.quantity_after, "num"), td(e.reason), td(e.reference, "mono opt"));
+    }), "No stock movements.", 6);
+  }
+
+  var live = document.getElementById("live");
+  var liveText = document.getElementById("live-text");
+  var timer = null;
+
+  function refresh() {
+    clearTimeout(timer);
+    return fetch(STATE_URL, { cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (state) {
+        render(state);
+        live.classList.remove("stale");
+        liveText.textContent = "live · updated " + time(state.generated_at);
+      })
+      .catch(function (error) {
+        live.classList.add("stale");
+        liveText.textContent = "offline (" + error.message + "), retrying…";
+      })
+      .then(function () { timer = setTimeout(refresh, document.hidden ? REFRESH_MS * 4 : REFRESH_MS); });
+  }
+
+  var note = document.getElementById("redrive-note");
+  function redrive(button) {
+    var id = button.getAttribute("data-id");
+    var token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) {
+      token = window.prompt("Admin token (kept in this browser tab only):");
+      if (!token) return;
+      sessionStorage.setItem(TOKEN_KEY, token.trim());
+      token = token.trim();
+    }
+    button.disabled = true;
+    note.textContent = "Redriving dead letter " + id + "…";
+    fetch("/admin/dead-letters/" + encodeURIComponent(id) + "/redrive", {
+      method: "POST", headers: { Authorization: "Bearer " + token, Accept: "application/json" }
+    }).then(function (response) {
+      if (response.status === 401 || response.status === 403) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        note.textContent = "The admin token was refused; you will be asked again.";
+      } else if (!response.ok) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          note.textContent = "Redrive of " + id + " failed: " + (body.message || "HTTP " + response.status);
+        });
+      } else {
+        note.textContent = "Dead letter " + id + " was sent back to its queue.";
+      }
+    }).catch(function (error) {
+      note.textContent = "Redrive of " + id + " failed: " + error.message;
+    }).then(function () { button.disabled = false; refresh(); });
+  }
+
+  document.getElementById("dead").addEventListener("click", function (event) {
+    var button = event.target.closest("button.redrive");
+    if (button) redrive(button);
+  });
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
+  refresh();
+})();

@@ -1,0 +1,225 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Selenium (through Debian's
+chromedriver; nothing downloads a browser of its own).
+
+A running stack: the shop API behind a real WSGI server on a free port, moto's server for
+SNS/SQS/SES, the outbox relay (right after commit) and the notify consumer polled as Lambda's SQS
+event source would. The test opens /dashboard, buys an item to zero through the API, and waits
+for the page to show it (stock 0, ad paused, the e-mail) without a reload; then redrives a dead
+letter with the button. Screenshots: test-artifacts/dashboard.png (laptop) and
+test-artifacts/dashboard-phone.png (phone width)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from consumers import notify, runtime
+from inventory_core.config import Settings
+from inventory_core.dead_letters import record_dead_letter
+from inventory_core.messaging import Messaging, ensure_ses_sender, ensure_topology
+from inventory_core.migrate import prepare
+from tests.conftest import free_port, new_database_url
+from tests.helpers import shop_uow
+
+CHROMIUM = os.environ.get("CHROMIUM_BINARY") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = (os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+                or "/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ADMIN_TOKEN = "browser-test-admin-token"
+
+
+def _missing() -> str | None:
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return (f"no Chromium binary at {CHROMIUM}: install Debian's `chromium` and "
+                "`chromium-driver` packages (.ci/run does)")
+    if not (os.path.isfile(CHROMEDRIVER) and os.access(CHROMEDRIVER, os.X_OK)):
+        return f"no chromedriver at {CHROMEDRIVER}: install Debian's `chromium-driver` package"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (requirements/dev.txt pins it)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+
+
+@pytest.fixture
+def stack(moto_endpoint, tmp_path, monkeypatch):
+    """The shop API on a free port over real HTTP, with its topics, queues and consumers."""
+    from werkzeug.serving import make_server
+
+    from localstack.poller import QueuePoller
+    from shop_api import create_app
+
+    shop_url, drop = new_database_url("sqlite", tmp_path, "shop")
+    prepare("shop", shop_url)
+    prefix = f"b{uuid.uuid4().hex[:10]}"
+    settings = Settings(shop_database_url=shop_url, aws_endpoint_url=moto_endpoint,
+                        name_prefix=prefix, admin_token=ADMIN_TOKEN,
+                        ses_sender=f"notify-{prefix}@example.com")
+    ensure_topology(settings, visibility_timeout=2)
+    ensure_ses_sender(settings)
+    for name, value in {"SHOP_DATABASE_URL": shop_url, "NAME_PREFIX": prefix,
+                        "AWS_ENDPOINT_URL": moto_endpoint, "AWS_REGION": settings.aws_region,
+                        "SES_SENDER": settings.ses_sender}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SHOP_DATABASE_SECRET_ARN", raising=False)
+    runtime.reset()
+
+    # Something for the dead-letter panel: a replenishment request the factory never took.
+    body = json.dumps({"event_id": str(uuid.uuid4()), "type": "replenishment.requested",
+                       "version": 1, "occurred_at": "2026-11-21T09:00:00.000+00:00",
+                       "payload": {"replenishment_order_id": 99, "item_id": 3}})
+    record_dead_letter(shop_uow(shop_url), f"{prefix}-order-queue-dlq", str(uuid.uuid4()), body,
+                       {"failure_reason": {"DataType": "String",
+                                           "StringValue": "factory API answered 503 eight times"}},
+                       8)
+
+    record_dead_letter(shop_uow(shop_url), f"{prefix}-notification-queue-dlq",
+                       str(uuid.uuid4()), "{not json", {
+                           "failure_reason": {"DataType": "String",
+                                              "StringValue": "not JSON: Expecting property name"}},
+                       1)
+
+    app = create_app({"SETTINGS": settings})
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    stop = threading.Event()
+    messaging = Messaging(settings)
+    poller = QueuePoller(messaging, messaging.queue_url_of("notification"), notify.handler,
+                         batch_size=10, batch_window=0.2, wait_seconds=1, name="notification")
+    threads = [threading.Thread(target=server.serve_forever, daemon=True),
+               threading.Thread(target=poller.run, args=(stop,), daemon=True)]
+    for thread in threads:
+        thread.start()
+    yield {"base": f"http://127.0.0.1:{port}", "settings": settings, "poller": poller}
+    stop.set()
+    server.shutdown()
+    for thread in threads:
+        thread.join(timeout=10)
+    runtime.reset()
+    drop()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-extensions",
+                 "--window-size=1280,1000", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _screenshot(driver, path: Path, width: int, mobile: bool = False) -> None:
+    """The whole page as a `width`-pixel-wide screen shows it (a phone's when `mobile`)."""
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": height})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert driver.save_screenshot(str(path)), f"could not save {path}"
+
+
+def item_state(driver, name: str) -> dict | None:
+    """An item's stock and ad status as the page shows them, read in one script call (the page
+    replaces its elements on every refresh, so element handles go stale)."""
+    return driver.execute_script("""
+        var li = document.querySelector('li[data-item="' + arguments[0] + '"]');
+        if (!li) return null;
+        var ad = li.querySelector('[data-ad-status]');
+        return {quantity: li.getAttribute('data-quantity'),
+                ad: ad && ad.getAttribute('data-ad-status')};""", name)
+
+
+def click(driver, css: str, attempts: int = 5) -> None:
+    """Click what `css` selects, again if a refresh replaced it between finding and clicking."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    for attempt in range(attempts):
+        try:
+            driver.find_element(By.CSS_SELECTOR, css).click()
+            return
+        except StaleElementReferenceException:
+            if attempt == attempts - 1:
+                raise
+
+
+def text_of(driver, element_id: str) -> str:
+    return driver.execute_script(
+        "var e = document.getElementById(arguments[0]); return e ? e.innerText : ''", element_id)
+
+
+def test_the_dashboard_shows_a_stock_out_without_a_reload(stack, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, wait = stack["base"], WebDriverWait(browser, 60, poll_frequency=0.2)
+    browser.get(f"{base}/dashboard")
+    # Server-rendered first, then re-rendered by the page's script from /dashboard/state.
+    assert item_state(browser, "Item1") == {"quantity": "1", "ad": "active"}
+    wait.until(lambda d: "live" in d.find_element(By.ID, "live-text").text)
+    assert item_state(browser, "Item1") == {"quantity": "1", "ad": "active"}
+    assert "No open orders." in text_of(browser, "orders")
+    # The page polls; show that it stays one document (no reload) through the change.
+    browser.execute_script("window.__sameDocument = 'yes'")
+
+    bought = requests.post(f"{base}/purchases", timeout=60,
+                           json={"item_name": "Item1", "quantity": 1, "requester": "browser-test"})
+    assert bought.status_code == 201, bought.text
+    assert bought.json()["remaining"] == 0
+
+    wait.until(lambda d: item_state(d, "Item1") == {"quantity": "0", "ad": "paused"})
+    wait.until(lambda d: "[Ad paused] Item1 is out of stock" in text_of(d, "emails")
+               and "[Production order]" in text_of(d, "emails")
+               and d.execute_script("return document.querySelectorAll("
+                                    "'#emails tr:not([data-status=\"sent\"])').length") == 0)
+    assert browser.execute_script("return window.__sameDocument") == "yes"  # never reloaded
+    assert "Item1" in text_of(browser, "ads")
+    orders = text_of(browser, "orders")
+    assert "Item1" in orders and "requested" in orders
+    ledger = text_of(browser, "ledger")
+    assert "sale" in ledger and "purchase:" in ledger
+    page = browser.page_source
+    assert ADMIN_TOKEN not in page and "sqlite" not in page
+
+    # Redrive the dead letter: the page asks for the admin token once, then calls the admin API.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#dead button.redrive")) == 2
+    click(browser, '#dead tr[data-dead-letter="1"] button.redrive')
+    prompt = wait.until(EC.alert_is_present())
+    prompt.send_keys(ADMIN_TOKEN)
+    prompt.accept()
+    wait.until(lambda d: "was sent back to its queue" in text_of(d, "redrive-note"))
+    wait.until(lambda d: d.execute_script(
+        "var row = document.querySelector('#dead tr[data-dead-letter=\"1\"]');"
+        "return row && !row.querySelector('button') && row.textContent.includes('redriven')"))
+    assert browser.execute_script(
+        "return sessionStorage.getItem('replenishment.adminToken')") == ADMIN_TOKEN
+
+    browser.execute_script("document.getElementById('redrive-note').textContent = ''")
+    _screenshot(browser, ARTIFACTS / "dashboard.png", 1280)
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+    _screenshot(browser, ARTIFACTS / "dashboard-phone.png", 390, mobile=True)
+    # Nothing sideways on a phone: the page is no wider than the screen (tables scroll inside).
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth + 1")

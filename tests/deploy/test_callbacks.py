@@ -1,0 +1,147 @@
+"""The post-deploy callback turns on ReportBatchItemFailures for every SQS mapping Zappa made,
+run the way Zappa runs it (`ZappaCLI.callback("post")` passes the ZappaCLI itself), against moto."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from deploy import callbacks
+
+from .conftest import REPO, SETTINGS_PATH, stage_config
+
+REGION = "ap-northeast-2"
+# Zappa loads callbacks with the loader's load_module(); its deprecation is Zappa's, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
+    return buffer.getvalue()
+
+
+def deployed(stage: str, monkeypatch):
+    """A ZappaCLI loaded with the committed settings, its function and queues on moto, and the
+    event source mappings made by Zappa's own schedule_events, as `zappa deploy` does."""
+    from zappa.cli import ZappaCLI
+
+    monkeypatch.chdir(REPO)  # Zappa imports callbacks relative to the working directory
+    cli = ZappaCLI()
+    cli.api_stage = stage
+    cli.vargs = {"output_path": None}
+    cli.load_settings(settings_file=str(SETTINGS_PATH), session=boto3.Session(region_name=REGION))
+    config = stage_config(stage)
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_role(RoleName=config["role_name"], AssumeRolePolicyDocument="{}")
+    sqs = boto3.client("sqs", region_name=REGION)
+    for event in config["events"]:
+        if "event_source" in event:
+            sqs.create_queue(QueueName=event["event_source"]["arn"].rsplit(":", 1)[-1],
+                             Attributes={"VisibilityTimeout": "60"})
+    function_arn = boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName=cli.lambda_name, Runtime=config["runtime"], Role=config["role_arn"],
+        Handler="handler.lambda_handler", Code={"ZipFile": _zip()},
+        Timeout=config["timeout_seconds"])["FunctionArn"]
+    cli.zappa.credentials_arn = config["role_arn"]
+    sqs_events = [e for e in config["events"] if "event_source" in e]
+    cli.zappa.schedule_events(lambda_arn=function_arn, lambda_name=cli.lambda_name,
+                              events=sqs_events)
+    return cli
+
+
+def _response_types(client, function_name: str) -> dict[str, list]:
+    arn = client.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
+    return {m["EventSourceArn"].rsplit(":", 1)[-1]: m.get("FunctionResponseTypes") or []
+            for m in client.list_event_source_mappings(FunctionName=arn)
+            ["EventSourceMappings"]}
+
+
+@mock_aws
+@pytest.mark.parametrize("stage", ["consumers_dev", "factory_prod"])
+def test_post_callback_turns_on_partial_batch_responses_idempotently(stage, monkeypatch, capsys):
+    cli = deployed(stage, monkeypatch)
+    client = boto3.client("lambda", region_name=REGION)
+    before = _response_types(client, cli.lambda_name)
+    expected = {e["event_source"]["arn"].rsplit(":", 1)[-1]
+                for e in stage_config(stage)["events"] if "event_source" in e}
+    assert set(before) == expected  # Zappa made every mapping ...
+    assert all(types == [] for types in before.values())  # ... without the response type
+
+    cli.callback("post")  # exactly what `zappa deploy` / `zappa update` do at the end
+
+    after = _response_types(client, cli.lambda_name)
+    assert after == {name: ["ReportBatchItemFailures"] for name in expected}
+    out = capsys.readouterr().out
+    assert out.count("ReportBatchItemFailures on for") == len(expected)
+    assert ("no factory API URL" in out) is stage.startswith("consumers")
+
+    assert callbacks.enable_partial_batch_responses(cli) == []  # a second run changes nothing
+    assert _response_types(client, cli.lambda_name) == after
+
+
+@mock_aws
+def test_post_callback_fails_the_deploy_when_zappa_could_not_map_a_queue(monkeypatch):
+    cli = deployed("consumers_dev", monkeypatch)
+    client = boto3.client("lambda", region_name=REGION)
+    arn = client.get_function(FunctionName=cli.lambda_name)["Configuration"]["FunctionArn"]
+    lost = client.list_event_source_mappings(FunctionName=arn)["EventSourceMappings"][0]
+    client.delete_event_source_mapping(UUID=lost["UUID"])
+    with pytest.raises(RuntimeError, match="has no event source mapping"):
+        callbacks.enable_partial_batch_responses(cli)
+
+
+def test_callback_waits_for_a_mapping_still_being_created_and_pages_through_mappings():
+    """Real Lambda refuses to update a mapping in state Creating; moto never has one. Stubbed."""
+    client = boto3.client("lambda", region_name=REGION)
+    arn = "arn:aws:sqs:ap-northeast-2:123456789012:replenish-dev-order-queue"
+    other = "arn:aws:sqs:ap-northeast-2:123456789012:replenish-dev-order-queue-dlq"
+    U1, U2, U3 = (f"00000000-0000-0000-0000-00000000000{i}" for i in (1, 2, 3))
+    fn_arn = "arn:aws:lambda:ap-northeast-2:123456789012:function:fn"
+    with Stubber(client) as stub:
+        stub.add_response("get_function", {"Configuration": {"FunctionArn": fn_arn}},
+                          {"FunctionName": "fn"})
+        stub.add_response("list_event_source_mappings",
+                          {"EventSourceMappings": [{"UUID": U1, "EventSourceArn": arn,
+                                                    "State": "Creating"}], "NextMarker": "m2"},
+                          {"FunctionName": fn_arn})
+        stub.add_response("list_event_source_mappings",
+                          {"EventSourceMappings": [
+                              {"UUID": U2, "EventSourceArn": other, "State": "Enabled",
+                               "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+                              {"UUID": U3, "EventSourceArn":
+                               "arn:aws:kinesis:ap-northeast-2:123456789012:stream/s",
+                               "State": "Enabled"}]},
+                          {"FunctionName": fn_arn, "Marker": "m2"})
+        stub.add_response("get_event_source_mapping", {"UUID": U1, "State": "Creating"},
+                          {"UUID": U1})
+        stub.add_response("get_event_source_mapping", {"UUID": U1, "State": "Enabled"},
+                          {"UUID": U1})
+        stub.add_response("update_event_source_mapping", {"UUID": U1, "State": "Updating"},
+                          {"UUID": U1, "FunctionResponseTypes": ["ReportBatchItemFailures"]})
+        zappa = type("Zappa", (), {"lambda_client": client})()
+        cli = type("Cli", (), {"zappa": zappa, "lambda_name": "fn", "api_stage": "consumers_dev",
+                               "stage_config": {"events": [{"function": "f", "event_source":
+                                                            {"arn": arn}}]}})()
+        sleeps = []
+        assert callbacks.enable_partial_batch_responses(cli, sleep=sleeps.append) == [arn]
+        stub.assert_no_pending_responses()
+    assert sleeps == [1.0, 2.0]
+
+
+def test_zip_callback_refuses_a_package_built_from_the_dev_virtualenv(tmp_path, capsys):
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    for path, names in ((good, ["handler.py", "flask/app.py"]),
+                        (bad, ["handler.py", "pytest/__init__.py", "moto/core.py"])):
+        with zipfile.ZipFile(path, "w") as archive:
+            for name in names:
+                archive.writestr(name, "")
+    callbacks.check_package(type("Cli", (), {"zip_path": str(good)})())
+    assert "no dev or test tools" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match=r"\['moto', 'pytest'\]"):
+        callbacks.check_package(type("Cli", (), {"zip_path": str(bad)})())

@@ -1,0 +1,154 @@
+"""`zappa package` for each kind of stage, in a virtualenv holding only the runtime dependencies:
+no test or dev tool in the zip, at most 20 MiB, and its handler answers in a clean interpreter
+(`python -I -S`: the extracted zip plus what the Lambda runtime itself provides, nothing else)."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, api_gateway_event, load_settings
+
+pytestmark = pytest.mark.slow
+
+MAX_BYTES = 20 * 1024 * 1024
+RUNTIME_REQUIREMENTS = REPO / "requirements" / "runtime.txt"
+# What the Lambda Python runtime puts on sys.path itself (/var/runtime); the settings exclude them.
+LAMBDA_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+FORBIDDEN_TOP_LEVEL = {"pytest", "_pytest", "moto", "tests", "bench", "terraform", "docs", "seeds",
+                       "localstack", "xdist", "pluggy", "iniconfig", "responses", "gunicorn",
+                       "hcl2", "checkov", ".venv", "build", "var", "pip", "setuptools",
+                       "troposphere", "boto3", "botocore"}
+STAGES = ["shop_dev", "factory_dev", "consumers_dev"]
+ARTIFACTS = REPO / "test-artifacts" / "lambda-packages"
+
+
+def _site_packages(env_dir: Path) -> Path:
+    return env_dir / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+
+
+@pytest.fixture(scope="session")
+def runtime_venv() -> Path:
+    """A virtualenv with requirements/runtime.txt only, built once and cached in build/ (ignored
+    by git) until runtime.txt changes. A file lock keeps parallel workers from building it twice."""
+    digest = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    env_dir = REPO / "build" / f"venv-lambda-{digest}"
+    stamp = env_dir / ".complete"
+    env_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(env_dir.parent / "venv-lambda.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists():
+            venv.EnvBuilder(clear=True, with_pip=True).create(env_dir)
+            subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                            "--disable-pip-version-check", "-r", str(RUNTIME_REQUIREMENTS)],
+                           check=True, capture_output=True, text=True)
+            provided = env_dir / "lambda-runtime"
+            provided.mkdir(exist_ok=True)
+            for name in LAMBDA_PROVIDED:
+                (provided / name).symlink_to(_site_packages(env_dir) / name)
+            stamp.write_text(digest)
+    installed = {p.name.split("-")[0].lower() for p in _site_packages(env_dir).glob("*.dist-info")}
+    assert not installed & {"pytest", "moto", "pytest_xdist", "gunicorn"}, installed
+    return env_dir
+
+
+def package(stage: str, env_dir: Path, tmp_path: Path) -> Path:
+    """`zappa package <stage>` from the project directory with VIRTUAL_ENV set, as a user runs it.
+    The one change to the committed settings: no manylinux wheel look-ups on PyPI (offline); the
+    build virtualenv's wheels are Linux x86_64 wheels already."""
+    settings = load_settings()
+    settings["base"]["use_precompiled_packages"] = False
+    settings_file = tmp_path / "zappa_settings.json"
+    settings_file.write_text(json.dumps(settings))
+    output = tmp_path / f"{stage}.zip"
+    environ = {**os.environ, "VIRTUAL_ENV": str(env_dir),
+               "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    environ.pop("PYTHONPATH", None)
+    done = subprocess.run([str(env_dir / "bin" / "zappa"), "package", stage, "-s", str(settings_file),
+                           "-o", str(output)], cwd=REPO, env=environ, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no dev or test tools" in done.stdout  # the settings' `callbacks.zip` ran and passed
+    return output
+
+
+CLEAN_RUN = textwrap.dedent("""
+    import json, os, sys
+    task_root, runtime_dir, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    sys.path[:0] = [task_root, runtime_dir]
+    os.chdir(task_root)
+    import handler
+    class Context:
+        function_name = "clean-interpreter"
+        def get_remaining_time_in_millis(self):
+            return 10000
+    answer = handler.lambda_handler(event, Context())
+    outside = sorted({m.split(".")[0] for m, mod in sys.modules.items()
+                      if getattr(mod, "__file__", None)
+                      and not mod.__file__.startswith((task_root, runtime_dir, sys.base_prefix))})
+    print(json.dumps({"answer": answer, "outside": outside}, default=str))
+""")
+
+
+def run_clean(task_root: Path, env_dir: Path, event: dict) -> dict:
+    environ = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "ap-northeast-2",
+               "LAMBDA_TASK_ROOT": str(task_root), "HOME": str(task_root)}
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CLEAN_RUN, str(task_root),
+                           str(env_dir / "lambda-runtime"), json.dumps(event)],
+                          env=environ, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outside"] == [], f"imported from outside the package: {result['outside']}"
+    return result["answer"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, runtime_venv, tmp_path):
+    archive = package(stage, runtime_venv, tmp_path)
+    size = archive.stat().st_size
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{stage}.json").write_text(json.dumps(
+        {"stage": stage, "bytes": size, "mib": round(size / 2**20, 2)}) + "\n")
+    assert size <= MAX_BYTES, f"{stage}: {size / 2**20:.1f} MiB"
+
+    with zipfile.ZipFile(archive) as zipped:
+        names = zipped.namelist()
+        top = {n.split("/")[0] for n in names}
+        assert not top & FORBIDDEN_TOP_LEVEL, sorted(top & FORBIDDEN_TOP_LEVEL)
+        assert not [n for n in names if "/tests/" in n and n.startswith(("inventory_core", "deploy"))]
+        assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
+        assert {"handler.py", "zappa_settings.py", "deploy/tasks.py", "shop_api/wsgi.py",
+                "consumers/outbox_sweep.py"} <= set(names)
+        assert any(n.startswith("inventory_core/migrations/") for n in names)
+        task_root = tmp_path / "task"
+        zipped.extractall(task_root)
+
+    packaged = (task_root / "zappa_settings.py").read_text()
+    assert f"API_STAGE='{stage}'" in packaged and "DEBUG=False" in packaged
+
+    checked = run_clean(task_root, runtime_venv, {"command": "deploy.tasks.self_check"})
+    assert checked["stage"] == stage and checked["python"].startswith(
+        f"{sys.version_info.major}.{sys.version_info.minor}.")
+    expected = {e["function"] for e in load_settings()[stage]["events"] if "event_source" in e}
+    assert expected <= set(checked["imported"])
+
+    if not stage.startswith("consumers"):
+        health = run_clean(task_root, runtime_venv, api_gateway_event("GET", "/health"))
+        assert health["statusCode"] == 200 and json.loads(health["body"]) == {"status": "ok"}
+
+
+def test_packages_are_built_with_the_python_of_the_lambda_runtime():
+    # Compiled wheels (cryptography, cffi) in a package only load on the Python they were built for.
+    from deploy.settings import RUNTIME
+    assert RUNTIME == f"python{sys.version_info.major}.{sys.version_info.minor}", (
+        f"zappa_settings.json deploys {RUNTIME}; build and test the packages with that Python")

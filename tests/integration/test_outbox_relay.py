@@ -1,0 +1,101 @@
+"""SNS failing for a while: purchases still answer at once; the scheduled sweeps publish every
+event afterwards (shop and factory outboxes); nothing is lost, nothing is applied twice."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from consumers import outbox_sweep, runtime
+from inventory_core import shop_service
+from inventory_core.db import session_factory
+from inventory_core.messaging import Messaging
+from inventory_core.models.factory import FactoryOutbox
+from inventory_core.unit_of_work import UnitOfWork
+from tests.integration.conftest import wait_for
+
+
+class FlakyMessaging(Messaging):
+    """SNS and SQS publishing fail while `down` (an outage, a throttle, a network partition)."""
+
+    down = True
+    failures = 0
+
+    def publish(self, destination, event_type, body, delay_seconds=0):
+        if self.down:
+            self.failures += 1
+            raise ConnectionError("broker unreachable (simulated)")
+        return super().publish(destination, event_type, body, delay_seconds)
+
+
+def test_sweep_publishes_what_a_broker_outage_left_behind(stack, monkeypatch):
+    shop_broker = FlakyMessaging(stack.settings)
+    stack.shop_app.extensions["messaging"] = shop_broker  # the API's post-commit relay
+    factory_broker = FlakyMessaging(stack.settings)  # the production consumer's relay
+    monkeypatch.setattr(runtime, "factory_uow", lambda: UnitOfWork(
+        session_factory(stack.settings.factory_database_url), FactoryOutbox, factory_broker))
+    stack.start("order", "production", "delivery")
+
+    purchases = (("Item1", 2), ("Item2", 5), ("Item3", 7))
+    for item, quantity in purchases:
+        started = time.monotonic()
+        assert stack.buy(item, quantity).startswith("구매 실패!")
+        assert time.monotonic() - started < 3  # the outage never blocks a purchase
+    assert shop_broker.failures == 3
+    assert stack.pending_outbox("shop") == 3
+    time.sleep(1.5)
+    assert stack.pollers["order"].stats.received == 0  # nothing got out
+
+    # The shop's scheduled sweep (on the working broker) publishes the three requests; the
+    # factory produces them, but its own publishing of production.completed is down too.
+    swept = outbox_sweep.shop_handler({}, None)
+    assert swept["published"] == 3 and swept["failed"] == 0
+    wait_for(lambda: stack.pending_outbox("factory") == 3 and factory_broker.failures >= 3,
+             message="three completions stuck in the factory outbox")
+    assert all(o["status"] == "accepted" for o in stack.replenishments())
+
+    factory_broker.down = False
+    swept = outbox_sweep.factory_handler({}, None)
+    assert swept["published"] == 3 and swept["failed"] == 0
+    orders = wait_for(lambda: (lambda os: len(os) == 3 and all(o["status"] == "fulfilled" for o in os)
+                               and os)(stack.replenishments()), message="all fulfilled")
+    for order in orders:  # none lost, none applied twice
+        item = shop_service.get_item(stack.shop_uow(), order["item_id"])
+        assert shop_service.ledger_balance(stack.shop_uow(), order["item_id"]) == item["quantity"]
+        assert stack.production_orders(order["replenishment_order_id"]) == 1
+    # Sweeping again finds nothing: every row was published exactly once.
+    assert outbox_sweep.shop_handler({}, None)["published"] == 0
+    assert outbox_sweep.factory_handler({}, None)["published"] == 0
+    assert stack.pending_outbox("shop") == 0 and stack.pending_outbox("factory") == 0
+    assert stack.pollers["delivery"].stats.received == 3
+
+
+def test_sweep_stops_at_its_limit_and_loops(stack):
+    broker = FlakyMessaging(stack.settings)
+    stack.shop_app.extensions["messaging"] = broker
+    for name in ("Item1", "Item2", "Item3"):
+        stack.buy(name, 50)
+    totals = outbox_sweep.sweep(runtime.shop_uow(), limit=1)
+    assert totals["published"] == 3 and totals["passes"] == 4  # 1 + 1 + 1 + an empty pass
+
+
+def test_sweep_reports_failures_and_keeps_the_rows(stack, monkeypatch):
+    broker = FlakyMessaging(stack.settings)
+    stack.shop_app.extensions["messaging"] = broker
+    stack.buy("Item2", 9)
+    monkeypatch.setattr(runtime, "shop_uow", lambda: stack.shop_uow(broker))
+    totals = outbox_sweep.shop_handler({}, None)
+    assert totals["published"] == 0 and totals["failed"] == 1 and totals["passes"] == 1
+    assert stack.pending_outbox("shop") == 1
+
+
+@pytest.mark.parametrize("command", [["outbox", "relay"]])
+def test_outbox_relay_command(stack, command):
+    broker = FlakyMessaging(stack.settings)
+    stack.shop_app.extensions["messaging"] = broker
+    stack.buy("Item1", 4)
+    broker.down = False
+    result = stack.shop_app.test_cli_runner().invoke(args=command)
+    assert result.exit_code == 0, result.output
+    assert "published 1" in result.output
+    assert stack.pending_outbox("shop") == 0
