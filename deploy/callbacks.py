@@ -17,6 +17,7 @@ import time
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 SETTLED_STATES = {"Enabled", "Disabled"}  # others (Creating, Updating, Enabling…) refuse updates
 FACTORY_URL_PLACEHOLDER = "https://factory-api-url-not-set.invalid"  # as deploy.settings writes it
+LAMBDA_TASK_ROOT = "/var/task"  # as deploy.rds_ca writes it into the database URLs
 
 
 def _lambda_client(zappa_cli):
@@ -108,17 +109,39 @@ FORBIDDEN_IN_PACKAGE = {"pytest", "_pytest", "moto", "tests", "bench", "terrafor
 
 def check_package(zappa_cli) -> None:
     """Fail `zappa package/deploy/update` when the zip holds dev or test tools (it was built from
-    the dev virtualenv, not a runtime-only one) or is larger than expected."""
+    the dev virtualenv, not a runtime-only one), is larger than expected, or lacks a CA bundle
+    that a database URL of the stage names (every connection would then fail)."""
     import os
     import zipfile
 
     path = zappa_cli.zip_path
     size = os.path.getsize(path)
     with zipfile.ZipFile(path) as archive:
-        top = {name.split("/")[0] for name in archive.namelist()}
+        names = set(archive.namelist())
+        top = {name.split("/")[0] for name in names}
+        bundles = {name: archive.read(name) if name in names else None
+                   for name in _ca_bundles_named(zappa_cli.stage_config)}
     found = sorted(top & FORBIDDEN_IN_PACKAGE)
     if found or size > MAX_PACKAGE_BYTES:
         raise RuntimeError(
             f"{path} ({size / 2**20:.1f} MiB) holds {found or 'too much'}: build it from a virtualenv "
             "with requirements/runtime.txt only (docs/deploy.md, step 3)")
-    print(f"package {os.path.basename(path)}: {size / 2**20:.1f} MiB, no dev or test tools")
+    for name, data in bundles.items():
+        if not data or b"-----BEGIN CERTIFICATE-----" not in data:
+            raise RuntimeError(
+                f"{path} lacks the CA bundle {name} that the stage's database URLs name: run "
+                "`python -m deploy.rds_ca` (docs/deploy.md, step 2), then package again")
+    print(f"package {os.path.basename(path)}: {size / 2**20:.1f} MiB, no dev or test tools"
+          + "".join(f", {name}" for name in sorted(bundles)))
+
+
+def _ca_bundles_named(stage_config: dict) -> set[str]:
+    """The in-package paths of the CA files the stage's database URLs name (`ssl_ca=/var/task/…`)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    found = set()
+    for name, value in (stage_config.get("environment_variables") or {}).items():
+        if name.endswith("_DATABASE_URL"):
+            for ca in parse_qs(urlsplit(value).query).get("ssl_ca", []):
+                found.add(ca.removeprefix(LAMBDA_TASK_ROOT + "/").lstrip("/"))
+    return found

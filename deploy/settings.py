@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deploy import rds_ca
 from inventory_core import config
 from inventory_core.topology import TOPOLOGY, Queue, physical
 
@@ -177,6 +178,9 @@ def environment(service: str, outputs: dict, factory_api_url: str | None) -> dic
                            f"read: {sorted(unknown)}")
     for name in RESERVED_ENV | NOT_DEPLOYED_ENV:
         env.pop(name, None)
+    for name in (config.SHOP_DATABASE_URL, config.FACTORY_DATABASE_URL):
+        if name in env:
+            env[name] = rds_ca.verified_url(env[name])  # TLS, checked against the packaged CAs
     env[config.NAME_PREFIX] = _need(outputs, "name_prefix")
     if service == "consumers":
         env[config.FACTORY_API_URL] = (factory_api_url or env.get(config.FACTORY_API_URL)
@@ -330,12 +334,27 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(text)
     stages = ", ".join(name for name in settings if name != "base")
     print(f"wrote {path}: stages {stages}")
+    if not args.example and not _ensure_ca_bundle():
+        return 1
     for name, stage in settings.items():
         url = stage.get("environment_variables", {}).get(config.FACTORY_API_URL)
         if url == FACTORY_URL_PLACEHOLDER:
             print(f"note: {name} has no factory API URL yet; after `zappa deploy "
                   f"{name.replace('consumers', 'factory')}` run this again with --factory-api-url auto")
     return 0
+
+
+def _ensure_ca_bundle() -> bool:
+    """The database URLs name the RDS CA bundle: make sure the package will hold it."""
+    try:
+        path, fetched = rds_ca.ensure()
+    except (OSError, rds_ca.BundleError) as exc:
+        print(f"error: no RDS CA bundle at {rds_ca.RDS_CA_BUNDLE} ({exc}); fetch it with "
+              f"`python -m deploy.rds_ca` or install a copy with `--from FILE`", file=sys.stderr)
+        return False
+    print(f"{'fetched' if fetched else 'using'} {path} (the RDS CAs the functions verify their "
+          "databases with)")
+    return True
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,7 @@ import logging
 
 from sqlalchemy.engine import make_url
 
-from inventory_core import migrate
+from inventory_core import db, migrate
 from inventory_core.config import Settings
 from inventory_core.databases import FACTORY, SHOP
 
@@ -34,7 +34,8 @@ def _run(database: str, seed: bool) -> dict:
     seeded = migrate.seed(database, url) if seed else False
     where = make_url(url)
     answer = {"database": database, "backend": where.get_backend_name(),
-              "host": where.host, "name": where.database, "migrated": True, "seeded": seeded}
+              "host": where.host, "name": where.database, "migrated": True, "seeded": seeded,
+              "tls_cipher": db.tls_cipher(url)}
     log.info("database task done: %s", answer)
     return answer
 

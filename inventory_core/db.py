@@ -84,6 +84,17 @@ def _url_with_secret(url: str, secret_arn: str) -> str:
             .render_as_string(hide_password=False))
 
 
+def tls_cipher(url: str) -> str | None:
+    """The TLS cipher of a connection to `url`'s MySQL server, None when it is not encrypted (or
+    not MySQL): what operators check after turning on TLS (`deploy.tasks` reports it)."""
+    engine = get_engine(url)
+    if engine.dialect.name != "mysql":
+        return None
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql("SHOW SESSION STATUS LIKE 'Ssl_cipher'").first()
+    return (row[1] or None) if row else None
+
+
 def dispose_all() -> None:
     with _lock:
         for engine in _engines.values():

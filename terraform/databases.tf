@@ -21,9 +21,9 @@ resource "aws_db_parameter_group" "mysql" {
   family      = "mysql8.0"
   description = "${local.name_prefix}: MySQL 8.0 settings, UTC"
 
-  # Off by default: the functions' connection URLs carry no CA bundle yet. Turn it on once they
-  # connect with ssl_ca=<RDS CA bundle shipped in the package>; traffic otherwise stays inside the
-  # private subnets between two security groups.
+  # The servers refuse unencrypted connections. The functions connect with TLS and verify the
+  # server's certificate and host name against the RDS CA bundle packaged with them
+  # (`?ssl_ca=...` in their database URLs, written by deploy.settings; see deploy/rds_ca.py).
   parameter {
     name  = "require_secure_transport"
     value = var.db_require_tls ? "1" : "0"
@@ -62,7 +62,6 @@ resource "aws_iam_role_policy_attachment" "rds_monitoring" {
 resource "aws_db_instance" "db" {
   for_each = local.databases
 
-  #checkov:skip=CKV2_AWS_69:TLS is enforced by var.db_require_tls (require_secure_transport), off until the functions' database URLs carry the RDS CA bundle; until then traffic stays in private subnets, security-group to security-group.
   identifier     = "${local.name_prefix}-${each.key}"
   engine         = "mysql"
   engine_version = var.db_engine_version

@@ -153,9 +153,9 @@ variable "db_iam_auth" {
 }
 
 variable "db_require_tls" {
-  description = "Set require_secure_transport on both databases. Only turn on once the functions connect with TLS (ssl_ca=<RDS CA bundle> in the database URL)."
+  description = "Set require_secure_transport on both databases: refuse unencrypted connections (the functions connect with TLS, verified against the packaged RDS CA bundle)."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "db_performance_insights" {

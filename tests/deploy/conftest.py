@@ -2,13 +2,17 @@
 way Zappa resolves it, and AWS events shaped like the ones Lambda delivers."""
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.tls_certs import make_authority
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS_PATH = REPO / "zappa_settings.json"
@@ -101,3 +105,44 @@ def settings_dict() -> dict:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: builds or packages something; spread by xdist")
+
+
+# --- the RDS CA bundle's trust store, stood in for by a local HTTP server -----------------------
+
+class _Store(http.server.BaseHTTPRequestHandler):
+    body = b""
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        type(self).requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def trust_store():
+    """An HTTP server answering every GET with `store.body` (a bundle of two CAs by default)."""
+    store = type("Store", (_Store,), {"body": make_authority("CA 1").pem + make_authority("CA 2").pem,
+                                      "requests": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), store)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    store.url = f"http://127.0.0.1:{server.server_port}/global/global-bundle.pem"
+    yield store
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def rds_ca_project(tmp_path, monkeypatch, trust_store):
+    """deploy.rds_ca (and so deploy.settings) pointed at a project folder of its own and at the
+    local trust store, so no test fetches from AWS or writes into the repository."""
+    from deploy import rds_ca
+
+    monkeypatch.setattr(rds_ca, "ROOT", tmp_path)
+    monkeypatch.setattr(rds_ca, "RDS_CA_URL", trust_store.url)
+    return tmp_path

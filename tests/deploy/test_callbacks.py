@@ -141,7 +141,7 @@ def test_zip_callback_refuses_a_package_built_from_the_dev_virtualenv(tmp_path, 
         with zipfile.ZipFile(path, "w") as archive:
             for name in names:
                 archive.writestr(name, "")
-    callbacks.check_package(type("Cli", (), {"zip_path": str(good)})())
+    callbacks.check_package(type("Cli", (), {"zip_path": str(good), "stage_config": {}})())
     assert "no dev or test tools" in capsys.readouterr().out
     with pytest.raises(RuntimeError, match=r"\['moto', 'pytest'\]"):
-        callbacks.check_package(type("Cli", (), {"zip_path": str(bad)})())
+        callbacks.check_package(type("Cli", (), {"zip_path": str(bad), "stage_config": {}})())

@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from deploy import rds_ca
+from tests.tls_certs import make_authority
 
 from .conftest import REPO, api_gateway_event, load_settings
 
@@ -61,10 +65,22 @@ def runtime_venv() -> Path:
     return env_dir
 
 
+def project_copy(tmp_path: Path) -> Path:
+    """The project as a user has it after `python -m deploy.settings`: its files, and the RDS CA
+    bundle its database URLs name (from a throw-away CA here, and never in the repository)."""
+    copy = tmp_path / "project"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "var", "test-artifacts", ".pytest_cache", "__pycache__",
+        ".terraform", "certs"))
+    rds_ca.install(make_authority("test RDS CA").pem, root=copy)
+    return copy
+
+
 def package(stage: str, env_dir: Path, tmp_path: Path) -> Path:
     """`zappa package <stage>` from the project directory with VIRTUAL_ENV set, as a user runs it.
     The one change to the committed settings: no manylinux wheel look-ups on PyPI (offline); the
     build virtualenv's wheels are Linux x86_64 wheels already."""
+    project = project_copy(tmp_path)
     settings = load_settings()
     settings["base"]["use_precompiled_packages"] = False
     settings_file = tmp_path / "zappa_settings.json"
@@ -74,7 +90,7 @@ def package(stage: str, env_dir: Path, tmp_path: Path) -> Path:
                "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     environ.pop("PYTHONPATH", None)
     done = subprocess.run([str(env_dir / "bin" / "zappa"), "package", stage, "-s", str(settings_file),
-                           "-o", str(output)], cwd=REPO, env=environ, capture_output=True, text=True,
+                           "-o", str(output)], cwd=project, env=environ, capture_output=True, text=True,
                           timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no dev or test tools" in done.stdout  # the settings' `callbacks.zip` ran and passed
@@ -128,13 +144,16 @@ def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, ru
         assert not [n for n in names if "/tests/" in n and n.startswith(("inventory_core", "deploy"))]
         assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
         assert {"handler.py", "zappa_settings.py", "deploy/tasks.py", "shop_api/wsgi.py",
-                "consumers/outbox_sweep.py"} <= set(names)
+                "consumers/outbox_sweep.py", rds_ca.RDS_CA_BUNDLE} <= set(names)
         assert any(n.startswith("inventory_core/migrations/") for n in names)
         task_root = tmp_path / "task"
         zipped.extractall(task_root)
 
     packaged = (task_root / "zappa_settings.py").read_text()
     assert f"API_STAGE='{stage}'" in packaged and "DEBUG=False" in packaged
+    # Where Lambda unpacks the zip (/var/task), the bundle is at the path the URLs name.
+    assert f"ssl_ca={rds_ca.LAMBDA_TASK_ROOT}/{rds_ca.RDS_CA_BUNDLE}" in packaged
+    assert rds_ca.check((task_root / rds_ca.RDS_CA_BUNDLE).read_bytes()) == 1
 
     checked = run_clean(task_root, runtime_venv, {"command": "deploy.tasks.self_check"})
     assert checked["stage"] == stage and checked["python"].startswith(

@@ -243,7 +243,7 @@ def _example(env: str = "dev") -> dict:
     return gen.read_outputs(outputs_file=gen.EXAMPLE_OUTPUTS[env])
 
 
-def test_command_reads_terraform_output_json_and_keeps_the_other_environment(tmp_path):
+def test_command_reads_terraform_output_json_and_keeps_the_other_environment(tmp_path, rds_ca_project):
     raw = gen.EXAMPLE_OUTPUTS["dev"].read_text()
     calls = []
 
@@ -295,7 +295,8 @@ def test_secrets_and_local_only_names_never_reach_a_stage():
     assert not {"ADMIN_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL"} & set(env)
 
 
-def test_factory_api_url_auto_asks_zappa_for_the_factory_stages_api(monkeypatch, tmp_path):
+def test_factory_api_url_auto_asks_zappa_for_the_factory_stages_api(monkeypatch, tmp_path,
+                                                                    rds_ca_project):
     import zappa.core
 
     asked = []

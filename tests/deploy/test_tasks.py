@@ -24,7 +24,8 @@ def test_prepare_and_upgrade_migrate_seed_once_and_are_idempotent(tmp_path, monk
     assert tasks.upgrade_factory({}, None)["seeded"] is False
     first = tasks.prepare_shop({"command": "deploy.tasks.prepare_shop"}, None)
     assert first == {"database": "shop", "backend": "sqlite", "host": None,
-                     "name": str(tmp_path / "shop.db"), "migrated": True, "seeded": True}
+                     "name": str(tmp_path / "shop.db"), "migrated": True, "seeded": True,
+                     "tls_cipher": None}
     assert tasks.prepare_shop({}, None)["seeded"] is False  # a second run changes nothing
     assert tasks.prepare_factory({}, None)["seeded"] is True
     with get_engine(shop).connect() as connection:
@@ -38,11 +39,13 @@ def test_database_url_takes_user_and_password_from_the_rds_secret():
         Name="rds!db-test", SecretString=json.dumps({"username": "admin", "password": "p@ss:w/rd"})
     )["ARN"]
     _url_with_secret.cache_clear()
-    settings = Settings(shop_database_url="mysql+pymysql://admin@db.example:3306/shop",
+    settings = Settings(shop_database_url="mysql+pymysql://admin@db.example:3306/shop"
+                                          "?ssl_ca=/var/task/deploy/certs/rds-global-bundle.pem",
                         shop_database_secret_arn=arn)
     url = make_url(tasks.database_url("shop", settings))
     assert (url.username, url.password, url.host, url.database) == \
         ("admin", "p@ss:w/rd", "db.example", "shop")
+    assert url.query == {"ssl_ca": "/var/task/deploy/certs/rds-global-bundle.pem"}  # TLS kept
     plain = Settings(factory_database_url="sqlite:///x.db")
     assert tasks.database_url("factory", plain) == "sqlite:///x.db"
     _url_with_secret.cache_clear()

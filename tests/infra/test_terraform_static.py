@@ -268,6 +268,12 @@ def test_databases_are_private_encrypted_mysql8_and_safe_in_prod(terraform_hcl):
     assert "var.db_backup_retention_days >= 1" in variables["db_backup_retention_days"]["validation"][0]["condition"]
     locals_ = {k: v for entry in terraform_hcl["databases.tf"]["locals"] for k, v in entry.items()}
     assert set(locals_["databases"]) == {"shop", "factory"}
+    # TLS required by default; the functions' URLs name the packaged CA bundle (tests/deploy).
+    assert variables["db_require_tls"]["default"] is True
+    assert db["parameter_group_name"] == "${aws_db_parameter_group.mysql.name}"
+    (group,) = [body for _, _, _, body in blocks(terraform_hcl, "resource", "aws_db_parameter_group")]
+    assert {"name": "require_secure_transport",
+            "value": '${var.db_require_tls ? "1" : "0"}'} in group["parameter"]
 
 
 def test_environment_is_validated(terraform_hcl):
