@@ -55,12 +55,14 @@ def request_production(base_url: str, order: dict, correlation_id: str | None = 
     problem = "no time left in this invocation"
     attempt = 0
     for attempt in range(1, attempts + 1):
-        if attempt > 1:
-            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 2))
+        pause = BACKOFF_SECONDS * 2 ** (attempt - 2) if attempt > 1 else 0.0
         # Start a call only if its worst case (connect + read timeout) ends before the deadline:
         # a Lambda killed mid-batch would send the whole batch back, good messages included.
-        if deadline is not None and time.monotonic() + sum(TIMEOUT) > deadline:
+        # Decided before the pause, so no invocation sleeps for a call it will not make.
+        if deadline is not None and time.monotonic() + pause + sum(TIMEOUT) > deadline:
+            attempt -= 1
             break
+        time.sleep(pause)
         try:
             response = _session().post(url, json=body, headers=headers, timeout=TIMEOUT)
         except (requests.ConnectionError, requests.Timeout) as exc:

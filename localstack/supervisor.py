@@ -220,12 +220,12 @@ class Supervisor:
     def _pump(self, name: str, stream, part: Part | None = None) -> None:
         for raw in iter(stream.readline, b""):
             line = _ANSI.sub("", raw.decode("utf-8", "replace").rstrip())
-            if part is not None:
-                if part.ready_marker and part.ready_marker in line:
-                    part.marker_seen.set()
-                if part.quiet(line):
-                    continue
-            self.console.line(name, line)
+            marker = (part is not None and bool(part.ready_marker)
+                      and part.ready_marker in line)
+            if part is None or not part.quiet(line):
+                self.console.line(name, line)
+            if marker:  # after the line is out, so the ready banner never comes before it
+                part.marker_seen.set()
         stream.close()
 
     def start(self, part: Part) -> None:

@@ -54,7 +54,7 @@ def runtime_venv() -> Path:
             venv.EnvBuilder(clear=True, with_pip=True).create(env_dir)
             subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
                             "--disable-pip-version-check", "-r", str(RUNTIME_REQUIREMENTS)],
-                           check=True, capture_output=True, text=True)
+                           check=True, capture_output=True, text=True, timeout=600)
             provided = env_dir / "lambda-runtime"
             provided.mkdir(exist_ok=True)
             for name in LAMBDA_PROVIDED:
@@ -70,7 +70,7 @@ def project_copy(tmp_path: Path) -> Path:
     bundle its database URLs name (from a throw-away CA here, and never in the repository)."""
     copy = tmp_path / "project"
     shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "var", "test-artifacts", ".pytest_cache", "__pycache__",
+        ".git", ".venv*", "build", "var", "test-artifacts", ".pytest_cache", "__pycache__", ".hypothesis",
         ".terraform", "certs"))
     rds_ca.install(make_authority("test RDS CA").pem, root=copy)
     return copy

@@ -8,7 +8,7 @@ import pytest
 from localstack.launcher import StackProcess, alive, descendants
 from tests.conftest import free_port
 
-READY_TIMEOUT = 60
+READY_TIMEOUT = 120  # usually ~5 s; generous for a 2-core machine under the load tests
 
 
 def stack_environment(tmp_path, shop_database_url: str | None = None,

@@ -10,7 +10,7 @@ from localstack.stack_config import ROOT
 from localstack.supervisor import port_problem
 from tests.e2e.conftest import stack_environment
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(300)]
 
 
 def run_demo(env) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ from localstack.supervisor import port_problem
 from tests.conftest import MYSQL_SERVER_URL, free_port, new_database_url, require_mysql
 from tests.e2e.conftest import processes_left
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(300)]
 
 SHORTAGE = "구매 실패! 남은 재고: 2, 생산요청 진행중"
 SOLD = "구매 완료! 남은 재고: 5"
@@ -79,7 +79,8 @@ def stop_and_check_nothing_is_left(stack) -> None:
     # Nothing may be left: not even a worker a dead master forgot (no grace period here).
     assert not processes_left(tree), f"left running: {processes_left(tree)}"
     assert not [port for port in stack.ports if port_problem("127.0.0.1", port)]
-    assert took < 15, f"stopping took {took:.1f}s"
+    # Apps, then moto, each with an 8 s grace before SIGKILL: well under that when all goes well.
+    assert took < 25, f"stopping took {took:.1f}s"
     assert "are free" in stack.process.tail(3)
 
 
@@ -147,7 +148,7 @@ def test_starting_twice_or_on_a_taken_port_says_so_clearly(start_stack):
         assert refused.returncode == 2 and "Traceback" not in refused.stderr
         assert f"{env['FACTORY_PORT']} (FACTORY_PORT) already in use" in refused.stderr
         assert "another program listens there" in refused.stderr
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 20  # refused at once, before anything started
         assert port_problem("127.0.0.1", int(env["AWS_PORT"])) is None
 
 

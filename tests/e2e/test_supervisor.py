@@ -69,7 +69,7 @@ def test_stop_kills_whole_groups_even_a_part_that_ignores_sigterm(tmp_path, quic
     assert len(tree) == 2
     started = time.monotonic()
     sup.shutdown()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 8  # the 1 s grace, not the 60 s the part would sleep
     assert "consumers did not stop within 1s: killing it" in output.getvalue()
     assert not [pid for pid in tree if alive(pid)]
 

@@ -34,13 +34,15 @@ class ServerThread:
 
     def __init__(self, app, port: int = 0):
         self.app = app
-        self.port = port or free_port()
+        # Bound at once (port 0: the OS picks), so no other test can take the port before start().
+        self._server = make_server("127.0.0.1", port, app, threaded=True)
+        self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = None
         self._thread = None
 
     def start(self) -> "ServerThread":
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        if self._server is None:  # started again after stop(): on the same port
+            self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name=f"wsgi-{self.port}")
         self._thread.start()

@@ -21,10 +21,8 @@ def all_fulfilled(stack, count: int):
 
 def test_failed_purchase_is_replenished_through_the_queues(stack):
     stack.start(*CONSUMERS)
-    started = time.monotonic()
     assert stack.buy("Item2", 5, "jeonghun") == "구매 실패! 남은 재고: 2, 생산요청 진행중"
     [order] = wait_for(lambda: all_fulfilled(stack, 1), message="the replenishment fulfilled")
-    elapsed = time.monotonic() - started
 
     assert order["item_id"] == 2 and order["factory_reference"] is not None
     assert order["received_quantity"] == order["quantity"] >= 3
@@ -36,7 +34,6 @@ def test_failed_purchase_is_replenished_through_the_queues(stack):
     assert [log["quantity"] for log in produced] == [order["quantity"]]
     # The seed's system test: once production is done, the same purchase succeeds.
     assert stack.buy("Item2", 5, "jeonghun").startswith("구매 완료! 남은 재고: ")
-    assert elapsed < 15
     assert stack.pending_outbox("shop") == 0 and stack.pending_outbox("factory") == 0
 
 

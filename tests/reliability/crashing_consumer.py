@@ -5,6 +5,7 @@ poller could delete anything, waiting for the SIGKILL the test sends."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,8 +18,11 @@ def main(queue_url: str, marker: str, apply: int) -> None:
     def half_then_hang(event, context):
         records = event["Records"]
         answer = delivery.handler({"Records": records[:apply]}, context)
-        Path(marker).write_text(json.dumps({"received": len(records), "applied": apply,
-                                            "answer": answer}))
+        # Written whole, then renamed: the test must never see the marker half written.
+        partial = Path(f"{marker}.partial")
+        partial.write_text(json.dumps({"received": len(records), "applied": apply,
+                                       "answer": answer}))
+        os.replace(partial, marker)
         while True:  # killed here: after the commits, before any delete
             time.sleep(1)
 

@@ -32,8 +32,8 @@ def test_no_call_starts_when_its_timeouts_would_pass_the_deadline(session):
 
 
 def test_retries_only_while_a_whole_call_still_fits(session, monkeypatch):
-    monkeypatch.setattr(factory_client, "BACKOFF_SECONDS", 0.3)
-    deadline = time.monotonic() + sum(factory_client.TIMEOUT) + 0.2  # one call, not the pause
+    monkeypatch.setattr(factory_client, "BACKOFF_SECONDS", 2.0)
+    deadline = time.monotonic() + sum(factory_client.TIMEOUT) + 1.0  # one call, not the pause
     with pytest.raises(factory_client.FactoryUnavailable):
         factory_client.request_production("http://factory", {"replenishment_order_id": 1},
                                           deadline=deadline)
