@@ -7,7 +7,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from deploy import rds_ca
-from tests.tls_certs import make_authority
+from tests.project_copy import packageable_copy
 
 from .conftest import REPO, api_gateway_event, load_settings
 
@@ -65,22 +64,11 @@ def runtime_venv() -> Path:
     return env_dir
 
 
-def project_copy(tmp_path: Path) -> Path:
-    """The project as a user has it after `python -m deploy.settings`: its files, and the RDS CA
-    bundle its database URLs name (from a throw-away CA here, and never in the repository)."""
-    copy = tmp_path / "project"
-    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "var", "test-artifacts", ".pytest_cache", "__pycache__", ".hypothesis",
-        ".terraform", "certs"))
-    rds_ca.install(make_authority("test RDS CA").pem, root=copy)
-    return copy
-
-
 def package(stage: str, env_dir: Path, tmp_path: Path) -> Path:
     """`zappa package <stage>` from the project directory with VIRTUAL_ENV set, as a user runs it.
     The one change to the committed settings: no manylinux wheel look-ups on PyPI (offline); the
     build virtualenv's wheels are Linux x86_64 wheels already."""
-    project = project_copy(tmp_path)
+    project = packageable_copy(tmp_path / "project")
     settings = load_settings()
     settings["base"]["use_precompiled_packages"] = False
     settings_file = tmp_path / "zappa_settings.json"
@@ -153,7 +141,7 @@ def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, ru
     assert f"API_STAGE='{stage}'" in packaged and "DEBUG=False" in packaged
     # Where Lambda unpacks the zip (/var/task), the bundle is at the path the URLs name.
     assert f"ssl_ca={rds_ca.LAMBDA_TASK_ROOT}/{rds_ca.RDS_CA_BUNDLE}" in packaged
-    assert rds_ca.check((task_root / rds_ca.RDS_CA_BUNDLE).read_bytes()) == 1
+    assert rds_ca.check((task_root / rds_ca.RDS_CA_BUNDLE).read_bytes()) >= 1
 
     checked = run_clean(task_root, runtime_venv, {"command": "deploy.tasks.self_check"})
     assert checked["stage"] == stage and checked["python"].startswith(
