@@ -53,16 +53,16 @@ def request_production(base_url: str, order: dict, correlation_id: str | None = 
     headers = {"X-Correlation-Id": correlation_id} if correlation_id else {}
     url = f"{base_url.rstrip('/')}/production-orders"
     problem = "no time left in this invocation"
-    attempt = 0
+    made = 0
     for attempt in range(1, attempts + 1):
         pause = BACKOFF_SECONDS * 2 ** (attempt - 2) if attempt > 1 else 0.0
         # Start a call only if its worst case (connect + read timeout) ends before the deadline:
         # a Lambda killed mid-batch would send the whole batch back, good messages included.
         # Decided before the pause, so no invocation sleeps for a call it will not make.
         if deadline is not None and time.monotonic() + pause + sum(TIMEOUT) > deadline:
-            attempt -= 1
             break
         time.sleep(pause)
+        made = attempt
         try:
             response = _session().post(url, json=body, headers=headers, timeout=TIMEOUT)
         except (requests.ConnectionError, requests.Timeout) as exc:
@@ -76,4 +76,4 @@ def request_production(base_url: str, order: dict, correlation_id: str | None = 
                 raise FactoryRejected(response.status_code, response.text)
         log.warning("factory call %d/%d for replenishment %s failed: %s", attempt, attempts,
                     order.get("replenishment_order_id"), problem)
-    raise FactoryUnavailable(f"factory unavailable after {attempt} attempt(s): {problem}")
+    raise FactoryUnavailable(f"factory unavailable after {made} attempt(s): {problem}")

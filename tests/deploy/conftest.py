@@ -9,6 +9,7 @@ import sys
 import threading
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -109,27 +110,25 @@ def pytest_configure(config):
 
 # --- the RDS CA bundle's trust store, stood in for by a local HTTP server -----------------------
 
-class _Store(http.server.BaseHTTPRequestHandler):
-    body = b""
-    requests: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        type(self).requests.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def trust_store():
-    """An HTTP server answering every GET with `store.body` (a bundle of two CAs by default)."""
-    store = type("Store", (_Store,), {"body": make_authority("CA 1").pem + make_authority("CA 2").pem,
-                                      "requests": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), store)
+    """A local HTTP server answering every GET with `store.body` (a bundle of two CAs unless a
+    test changes it), recording the paths asked for in `store.requests`."""
+    store = SimpleNamespace(body=make_authority("CA 1").pem + make_authority("CA 2").pem,
+                            requests=[], url="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            store.requests.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(store.body)))
+            self.end_headers()
+            self.wfile.write(store.body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     store.url = f"http://127.0.0.1:{server.server_port}/global/global-bundle.pem"
     yield store

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from deploy import callbacks
+from deploy import callbacks, rds_ca
+from tests.tls_certs import make_authority
 
 from .conftest import REPO, SETTINGS_PATH, stage_config
 
@@ -134,14 +136,40 @@ def test_callback_waits_for_a_mapping_still_being_created_and_pages_through_mapp
     assert sleeps == [1.0, 2.0]
 
 
+def _package(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _cli(zip_path: Path, stage_config: dict):
+    """What the zip callback reads of Zappa's ZappaCLI."""
+    return type("Cli", (), {"zip_path": str(zip_path), "stage_config": stage_config})()
+
+
 def test_zip_callback_refuses_a_package_built_from_the_dev_virtualenv(tmp_path, capsys):
-    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
-    for path, names in ((good, ["handler.py", "flask/app.py"]),
-                        (bad, ["handler.py", "pytest/__init__.py", "moto/core.py"])):
-        with zipfile.ZipFile(path, "w") as archive:
-            for name in names:
-                archive.writestr(name, "")
-    callbacks.check_package(type("Cli", (), {"zip_path": str(good), "stage_config": {}})())
+    good = _package(tmp_path / "good.zip", {"handler.py": b"", "flask/app.py": b""})
+    bad = _package(tmp_path / "bad.zip", {"handler.py": b"", "pytest/__init__.py": b"",
+                                          "moto/core.py": b""})
+    callbacks.check_package(_cli(good, {}))
     assert "no dev or test tools" in capsys.readouterr().out
     with pytest.raises(RuntimeError, match=r"\['moto', 'pytest'\]"):
-        callbacks.check_package(type("Cli", (), {"zip_path": str(bad), "stage_config": {}})())
+        callbacks.check_package(_cli(bad, {}))
+
+
+def test_zip_callback_refuses_a_package_without_the_bundle_its_urls_name(tmp_path, capsys):
+    stage = {"environment_variables": {
+        "SHOP_DATABASE_URL": rds_ca.verified_url("mysql+pymysql://admin@db:3306/shop")}}
+    without = _package(tmp_path / "without.zip", {"handler.py": b""})
+    with pytest.raises(RuntimeError, match=f"lacks the CA bundle {rds_ca.RDS_CA_BUNDLE}"):
+        callbacks.check_package(_cli(without, stage))
+    not_pem = _package(tmp_path / "not-pem.zip", {"handler.py": b"", rds_ca.RDS_CA_BUNDLE: b"<html>"})
+    with pytest.raises(RuntimeError, match="lacks the CA bundle"):
+        callbacks.check_package(_cli(not_pem, stage))
+    with_bundle = _package(tmp_path / "with.zip", {"handler.py": b"",
+                                                   rds_ca.RDS_CA_BUNDLE: make_authority().pem})
+    callbacks.check_package(_cli(with_bundle, stage))
+    assert rds_ca.RDS_CA_BUNDLE in capsys.readouterr().out
+    callbacks.check_package(_cli(without, {"environment_variables": {
+        "SHOP_DATABASE_URL": "sqlite:///shop.db"}}))  # no URL names a bundle: none needed

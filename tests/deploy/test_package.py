@@ -65,8 +65,8 @@ def runtime_venv() -> Path:
 
 
 def package(stage: str, env_dir: Path, tmp_path: Path) -> Path:
-    """`zappa package <stage>` from the project directory with VIRTUAL_ENV set, as a user runs it.
-    The one change to the committed settings: no manylinux wheel look-ups on PyPI (offline); the
+    """`zappa package <stage>` with VIRTUAL_ENV set, as a user runs it, in a copy of the project
+    holding a CA bundle (`packageable_copy`). The one change to the committed settings: no manylinux wheel look-ups on PyPI (offline); the
     build virtualenv's wheels are Linux x86_64 wheels already."""
     project = packageable_copy(tmp_path / "project")
     settings = load_settings()

@@ -1,11 +1,10 @@
 """The RDS CA bundle: fetched over HTTP by `deploy.settings` (here from a local server standing in
-for AWS's trust store), checked, packaged where the database URLs say, and refused by the zip
-callback when a package would go without it."""
+for AWS's trust store), checked, and put where the database URLs say the package holds it. (The zip
+callback's refusal of a package without it: test_callbacks.py.)"""
 from __future__ import annotations
 
 import fnmatch
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -78,32 +77,3 @@ def test_no_exclude_pattern_keeps_the_bundle_out_of_a_package():
                 if fnmatch.fnmatch(part, pattern)]
     # deploy/callbacks.py may not import the project (Zappa loads it by path): same root, twice.
     assert callbacks.LAMBDA_TASK_ROOT == rds_ca.LAMBDA_TASK_ROOT
-
-
-def _package(path: Path, files: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return path
-
-
-def _cli(zip_path: Path, stage_config: dict):
-    """What the zip callback reads of Zappa's ZappaCLI."""
-    return type("Cli", (), {"zip_path": str(zip_path), "stage_config": stage_config})()
-
-
-def test_zip_callback_refuses_a_package_without_the_bundle_its_urls_name(tmp_path, capsys):
-    stage = {"environment_variables": {
-        "SHOP_DATABASE_URL": rds_ca.verified_url("mysql+pymysql://admin@db:3306/shop")}}
-    without = _package(tmp_path / "without.zip", {"handler.py": b""})
-    with pytest.raises(RuntimeError, match=f"lacks the CA bundle {rds_ca.RDS_CA_BUNDLE}"):
-        callbacks.check_package(_cli(without, stage))
-    not_pem = _package(tmp_path / "not-pem.zip", {"handler.py": b"", rds_ca.RDS_CA_BUNDLE: b"<html>"})
-    with pytest.raises(RuntimeError, match="lacks the CA bundle"):
-        callbacks.check_package(_cli(not_pem, stage))
-    with_bundle = _package(tmp_path / "with.zip", {"handler.py": b"",
-                                                   rds_ca.RDS_CA_BUNDLE: make_authority().pem})
-    callbacks.check_package(_cli(with_bundle, stage))
-    assert rds_ca.RDS_CA_BUNDLE in capsys.readouterr().out
-    callbacks.check_package(_cli(without, {"environment_variables": {
-        "SHOP_DATABASE_URL": "sqlite:///shop.db"}}))  # no URL names a bundle: none needed

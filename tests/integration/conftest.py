@@ -50,14 +50,12 @@ class ServerThread:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:  # shutdown() would wait forever on a server never started
+                self._server.shutdown()
+                self._thread.join(5)
+                self._thread = None
             self._server.server_close()
-            self._thread.join(5)
             self._server = None
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
 
 
 class Switchable:

@@ -21,6 +21,7 @@ from inventory_core.databases import SHOP
 from tests.conftest import free_port
 from tests.tls_certs import make_authority, write_server_files
 
+
 def _binary(name: str) -> str:
     found = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
     if not found:
@@ -99,6 +100,8 @@ def test_the_shop_migrates_and_sells_over_verified_tls(tls_server):
     tls_server.admin("CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4")
     url = tls_server.url("shop")
     migrate.prepare("shop", url)
+    # Encrypted (PyMySQL would encrypt without a CA too); that the CA is checked is what the
+    # two refusal tests below show.
     assert db.tls_cipher(url)  # e.g. TLS_AES_256_GCM_SHA384
 
     outcome = shop_service.purchase(SHOP.unit_of_work(Settings(shop_database_url=url)), 3,
@@ -141,6 +144,8 @@ def test_a_certificate_for_another_host_name_is_refused(tls_server):
 
 
 def test_the_server_refuses_the_same_client_unencrypted(tls_server):
+    """The stand-in behaves like RDS with `require_secure_transport`, so the tests above run
+    against a server that takes nothing but TLS."""
     _connect(tls_server.url())
     engine = create_engine(f"mysql+pymysql://root@localhost:{tls_server.port}/mysql",
                            connect_args={"ssl_disabled": True})
