@@ -15,10 +15,10 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)   ## the whole system locally: moto, both APIs, consumers, outbox relay
-	$(PY) -m localstack
+	$(PY) -m local_stack
 
 demo: $(STAMP)  ## the seed's system test, told step by step
-	$(PY) -m localstack.demo
+	$(PY) -m local_stack.demo
 
 test: $(STAMP)  ## every test: unit, integration (SQLite + MySQL when reachable), e2e
 	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no tests collected

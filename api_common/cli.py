@@ -17,18 +17,18 @@ def register_database_commands(app: Flask) -> None:
 
     db = AppGroup("db", help=f"The {name} database.")
 
-    # inventory_core.migrate imports Alembic: only when a command runs, never on a Lambda cold start.
+    # inventory_core.adapters.migrate imports Alembic: only when a command runs, never on a Lambda cold start.
     @db.command("upgrade")
     def upgrade():
         """Create or migrate the schema to the newest revision."""
-        from inventory_core import migrate
+        from inventory_core.adapters import migrate
         migrate.upgrade(name, url())
         click.echo(f"{name} database is up to date")
 
     @db.command("seed")
     def seed():
         """Insert the seed's sample data into an empty database."""
-        from inventory_core import migrate
+        from inventory_core.adapters import migrate
         click.echo("seeded" if migrate.seed(name, url()) else "not empty: nothing inserted")
 
     outbox_group = AppGroup("outbox", help=f"The {name} service's transactional outbox.")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import current_app
 
 from api_common.app import settings_of
-from inventory_core.messaging import Messaging
-from inventory_core.unit_of_work import UnitOfWork
+from inventory_core.adapters.messaging import Messaging
+from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 
 def messaging() -> Messaging:

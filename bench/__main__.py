@@ -119,7 +119,7 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
     e = results.get("e2e")
     if e:
         lines.append(
-            f"| end to end: failed purchase -> stock restored (`python -m localstack`, "
+            f"| end to end: failed purchase -> stock restored (`python -m local_stack`, "
             f"PRODUCTION_SECONDS=0), {e['runs']} runs | median {e['median']:.2f} s, p95 "
             f"{e['p95']:.2f} s (min {e['min']:.2f}, max {e['max']:.2f}) | - | - |")
     packages = results.get("packages")

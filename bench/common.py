@@ -1,5 +1,5 @@
 """What every benchmark needs: fresh MariaDB databases and timing helpers. The gunicorn server and
-free_port are localstack.gunicorn_runner's (shared with the reliability tests)."""
+free_port are local_stack.gunicorn_runner's (shared with the reliability tests)."""
 from __future__ import annotations
 
 import os
@@ -21,8 +21,8 @@ for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "
 @contextmanager
 def mysql_database(database: str):
     """A fresh, migrated and seeded database (`shop` or `factory`); dropped afterwards."""
-    from inventory_core.db import dispose_all
-    from inventory_core.migrate import prepare
+    from inventory_core.adapters.db import dispose_all
+    from inventory_core.adapters.migrate import prepare
     name = f"bench_{database}_{uuid.uuid4().hex[:10]}"
     server = create_engine(MYSQL_SERVER_URL)
     with server.begin() as conn:

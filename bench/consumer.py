@@ -12,7 +12,7 @@ BATCH = 10
 
 
 def events(count: int) -> list:
-    from inventory_core.events import new_event
+    from inventory_core.domain.events import new_event
     return [new_event("production.completed", {
         "production_order_id": n + 1, "replenishment_order_id": 10_000 + n, "factory_id": 1,
         "item_id": 1 + n % 3, "item_name": f"Item{1 + n % 3}", "quantity": 1 + n % 5,

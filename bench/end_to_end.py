@@ -1,4 +1,4 @@
-"""End to end on the local stack (`python -m localstack`, PRODUCTION_SECONDS=0, SQLite): from a
+"""End to end on the local stack (`python -m local_stack`, PRODUCTION_SECONDS=0, SQLite): from a
 failed purchase to the stock restored, N times in a row on one stack."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 
 from bench.common import median, percentile
-from localstack.gunicorn_runner import free_port
+from local_stack.gunicorn_runner import free_port
 
 
 def _item2(shop: str) -> int:
@@ -18,7 +18,7 @@ def _item2(shop: str) -> int:
 
 
 def run(runs: int, workdir: Path) -> dict:
-    from localstack.launcher import StackProcess
+    from local_stack.launcher import StackProcess
     ports = set()
     while len(ports) < 3:
         ports.add(free_port())

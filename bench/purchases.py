@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from bench.common import median, mysql_database, percentile, pymysql_connect
-from localstack.gunicorn_runner import Gunicorn
+from local_stack.gunicorn_runner import Gunicorn
 
 CLIENTS = 16
 WORKERS, WORKER_THREADS = 3, 4
@@ -61,10 +61,10 @@ def measure(seconds: float, make_state, one_call) -> dict:
 
 
 def run(seconds: float, workdir: Path) -> dict:
-    from inventory_core import shop_service
-    from inventory_core.db import dispose_all, session_factory
-    from inventory_core.models.shop import ShopOutbox
-    from inventory_core.unit_of_work import UnitOfWork
+    from inventory_core.service_layer import shop_service
+    from inventory_core.adapters.db import dispose_all, session_factory
+    from inventory_core.adapters.models.shop import ShopOutbox
+    from inventory_core.service_layer.unit_of_work import UnitOfWork
     with mysql_database("shop") as url:
         shop_service.adjust_stock(UnitOfWork(session_factory(url), ShopOutbox), 3, STOCK - 3,
                                   "bench")

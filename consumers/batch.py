@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from inventory_core.events import InvalidEvent
-from inventory_core.messaging import Messaging
+from inventory_core.domain.events import InvalidEvent
+from inventory_core.adapters.messaging import Messaging
 from inventory_core.topology import dead_letter_queue_of
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import logging
 
 from consumers import runtime
 from consumers.batch import queue_name_of, receive_count, send_shape
-from inventory_core.dead_letters import record_dead_letter
+from inventory_core.service_layer.dead_letters import record_dead_letter
 from inventory_core.topology import source_queue_of
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ import logging
 import time
 
 from consumers import runtime
-from inventory_core import outbox
-from inventory_core.unit_of_work import UnitOfWork
+from inventory_core.adapters import outbox
+from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 LIMIT = 100

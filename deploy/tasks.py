@@ -7,7 +7,7 @@
 
 Each reads its database URL and secret ARN from the stage's environment (inventory_core.config),
 puts the user name and password from Secrets Manager into the URL the way the services do
-(inventory_core.db), and runs inventory_core.migrate. Idempotent: run them after every deploy.
+(inventory_core.adapters.db), and runs inventory_core.adapters.migrate. Idempotent: run them after every deploy.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import logging
 
 from sqlalchemy.engine import make_url
 
-from inventory_core import db, migrate
+from inventory_core.adapters import db, migrate
 from inventory_core.config import Settings
 from inventory_core.databases import FACTORY, SHOP
 

@@ -7,7 +7,7 @@ from api_common import settings_of
 from api_common.errors import error_response
 from api_common.context import unit_of_work
 from factory_api import schemas
-from inventory_core import factory_service
+from inventory_core.service_layer import factory_service
 
 blp = Blueprint("factory", __name__, description="Production orders")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api_common.validation import NAME, QUANTITY
-from inventory_core.factory_service import STATUSES
+from inventory_core.service_layer.factory_service import STATUSES
 
 ID = validate.Range(min=1)
 

@@ -7,7 +7,7 @@ from marshmallow import EXCLUDE, ValidationError
 from api_common.errors import error_response
 from api_common.context import unit_of_work
 from factory_api.schemas import SeedLog
-from inventory_core import factory_service
+from inventory_core.service_layer import factory_service
 
 blp = Blueprint("seed", __name__)
 MAX_LOGS = 10_000

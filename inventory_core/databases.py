@@ -11,21 +11,21 @@ from dataclasses import dataclass
 from sqlalchemy.orm import sessionmaker
 
 from inventory_core.config import Settings
-from inventory_core.db import resolve_url, session_factory
-from inventory_core.models.common import OutboxMixin
-from inventory_core.outbox import Publisher
-from inventory_core.unit_of_work import UnitOfWork
+from inventory_core.adapters.db import resolve_url, session_factory
+from inventory_core.adapters.models.common import OutboxMixin
+from inventory_core.adapters.outbox import Publisher
+from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
 class Database:
-    name: str  # also the name of its migrations folder; its models are inventory_core.models.<name>
+    name: str  # also the name of its migrations folder; its models are inventory_core.adapters.models.<name>
     outbox_class: str
 
     @property
     def outbox_model(self) -> type[OutboxMixin]:
         # Imported on first use: a service's cold start loads only its own database's models.
-        return getattr(importlib.import_module(f"inventory_core.models.{self.name}"),
+        return getattr(importlib.import_module(f"inventory_core.adapters.models.{self.name}"),
                        self.outbox_class)
 
     def url(self, settings: Settings) -> str:

@@ -8,7 +8,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from api_common.cli import register_database_commands
-from inventory_core import dead_letters
+from inventory_core.service_layer import dead_letters
 
 
 def register(app: Flask) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, render_template
 
-from inventory_core import dashboard
+from inventory_core.service_layer import dashboard
 from api_common.context import unit_of_work
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api_common.validation import NAME, QUANTITY
-from inventory_core.events import MAX_QUANTITY
+from inventory_core.domain.events import MAX_QUANTITY
 
 
 

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
 from api_common.errors import error_response
-from inventory_core import shop_service
+from inventory_core.service_layer import shop_service
 from api_common.context import unit_of_work
 from shop_api.schemas import SeedPurchase
 

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from inventory_core.config import Settings
-from inventory_core.migrate import prepare
-from localstack.gunicorn_runner import free_port  # noqa: F401 (tests import it from here)
+from inventory_core.adapters.migrate import prepare
+from local_stack.gunicorn_runner import free_port  # noqa: F401 (tests import it from here)
 
 # Fake credentials for moto; never real ones (tests must not be able to reach AWS).
 for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -58,7 +58,7 @@ def new_database_url(backend: str, tmp_path, label: str) -> tuple[str, callable]
         conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
 
     def drop():
-        from inventory_core.db import dispose_all
+        from inventory_core.adapters.db import dispose_all
         dispose_all()
         with server.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from inventory_core.db import get_engine, session_factory
-from inventory_core.models.shop import (Item, Purchase, ReplenishmentOrder, ShopOutbox,
+from inventory_core.adapters.db import get_engine, session_factory
+from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOrder, ShopOutbox,
                                         StockLedgerEntry)
-from inventory_core.unit_of_work import UnitOfWork
+from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 
 def shop_uow(url: str, publisher=None) -> UnitOfWork:

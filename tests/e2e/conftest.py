@@ -1,11 +1,11 @@
-"""The whole local stack as a subprocess (`python -m localstack`) on ephemeral ports."""
+"""The whole local stack as a subprocess (`python -m local_stack`) on ephemeral ports."""
 from __future__ import annotations
 
 import os
 
 import pytest
 
-from localstack.launcher import StackProcess, alive, descendants
+from local_stack.launcher import StackProcess, alive, descendants
 from tests.conftest import free_port
 
 READY_TIMEOUT = 120  # usually ~5 s; generous for a 2-core machine under the load tests

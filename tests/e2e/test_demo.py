@@ -1,4 +1,4 @@
-"""`python -m localstack.demo` (`make demo`): green against a running stack, and on its own."""
+"""`python -m local_stack.demo` (`make demo`): green against a running stack, and on its own."""
 from __future__ import annotations
 
 import subprocess
@@ -6,15 +6,15 @@ import sys
 
 import pytest
 
-from localstack.stack_config import ROOT
-from localstack.supervisor import port_problem
+from local_stack.stack_config import ROOT
+from local_stack.supervisor import port_problem
 from tests.e2e.conftest import stack_environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(300)]
 
 
 def run_demo(env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "localstack.demo"], cwd=ROOT, env=env, text=True,
+    return subprocess.run([sys.executable, "-m", "local_stack.demo"], cwd=ROOT, env=env, text=True,
                           capture_output=True, timeout=100)
 
 

@@ -9,9 +9,9 @@ import uuid
 import pytest
 
 from inventory_core.config import Settings
-from inventory_core.messaging import Messaging, ensure_topology
+from inventory_core.adapters.messaging import Messaging, ensure_topology
 from inventory_core.topology import TOPOLOGY
-from localstack.event_sources import build_pollers, function_problem
+from local_stack.event_sources import build_pollers, function_problem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -30,7 +30,7 @@ def test_every_queue_and_dlq_gets_a_poller_except_a_missing_consumer(moto_endpoi
     first, *rest = TOPOLOGY.queues
     topology = dataclasses.replace(TOPOLOGY, queues=(
         dataclasses.replace(first, consumer="consumers.not_written_yet.handler"), *rest))
-    with caplog.at_level(logging.WARNING, logger="localstack.event_sources"):
+    with caplog.at_level(logging.WARNING, logger="local_stack.event_sources"):
         pollers = build_pollers(Messaging(settings), topology, wait_seconds=0)
     names = {p.name: p.function for p in pollers}
     expected = {q.key: q.consumer for q in rest}

@@ -1,8 +1,9 @@
-"""`python -m localstack` (what `make run` runs) as a user meets it: the seed's story over HTTP,
+"""`python -m local_stack` (what `make run` runs) as a user meets it: the seed's story over HTTP,
 a part crashing, a clean stop on SIGTERM, and a clear refusal to start twice."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,9 +16,9 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from localstack.launcher import descendants
-from localstack.stack_config import ROOT
-from localstack.supervisor import port_problem
+from local_stack.launcher import descendants
+from local_stack.stack_config import ROOT
+from local_stack.supervisor import port_problem
 from tests.conftest import MYSQL_SERVER_URL, free_port, new_database_url, require_mysql
 from tests.e2e.conftest import processes_left
 
@@ -120,7 +121,7 @@ def test_seed_story_on_mariadb(start_stack, tmp_path):
 
 
 def run_localstack(env, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "localstack"], cwd=ROOT, env=env, text=True,
+    return subprocess.run([sys.executable, "-m", "local_stack"], cwd=ROOT, env=env, text=True,
                           capture_output=True, timeout=timeout)
 
 
@@ -169,14 +170,14 @@ def _part_pid(stack, needle: str) -> int:
 
 def test_a_crashed_part_is_restarted(start_stack):
     stack = start_stack(PRODUCTION_SECONDS="0")
-    for needle, name in (("shop_api.wsgi", "shop"), ("localstack.event_sources", "consumers"),
+    for needle, name in (("shop_api.wsgi", "shop"), ("local_stack.event_sources", "consumers"),
                          ("moto.server", "moto")):
         os.killpg(_part_pid(stack, needle), signal.SIGKILL)
         wait_until(lambda: f"{name} is back" in "\n".join(stack.process.lines), 30,
                    f"{name} restarted", stack)
         assert f"{name} stopped unexpectedly (killed by SIGKILL" in "\n".join(stack.process.lines)
     # moto keeps its queues in memory: the supervisor recreated the topology on the new one.
-    assert "\n".join(stack.process.lines).count("[setup]      topology on moto") == 2
+    assert len(re.findall(r"^\[setup\] +topology on moto", "\n".join(stack.process.lines), re.M)) == 2
     # Still the whole story, with the restarted shop, consumers and broker.
     drive_seed_story(stack)
     stop_and_check_nothing_is_left(stack)

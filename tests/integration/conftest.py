@@ -15,15 +15,15 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from consumers import runtime
-from inventory_core import shop_service
+from inventory_core.service_layer import shop_service
 from inventory_core.config import Settings
-from inventory_core.db import session_factory
-from inventory_core.messaging import Messaging, ensure_topology
-from inventory_core.models.factory import FactoryOutbox, ProductionOrder
-from inventory_core.models.shop import ShopOutbox
+from inventory_core.adapters.db import session_factory
+from inventory_core.adapters.messaging import Messaging, ensure_topology
+from inventory_core.adapters.models.factory import FactoryOutbox, ProductionOrder
+from inventory_core.adapters.models.shop import ShopOutbox
 from inventory_core.topology import TOPOLOGY
-from inventory_core.unit_of_work import UnitOfWork
-from localstack.poller import QueuePoller
+from inventory_core.service_layer.unit_of_work import UnitOfWork
+from local_stack.poller import QueuePoller
 from tests.conftest import free_port
 
 VISIBILITY_TIMEOUT = 1
@@ -147,7 +147,7 @@ class Stack:
             return session.scalar(query)
 
     def pending_outbox(self, database: str) -> int:
-        from inventory_core.outbox import pending_count
+        from inventory_core.adapters.outbox import pending_count
         sessions = session_factory(self.settings.shop_database_url if database == "shop"
                                    else self.settings.factory_database_url)
         with sessions() as session:

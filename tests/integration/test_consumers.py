@@ -10,8 +10,8 @@ import pytest
 from flask import Flask, jsonify, request
 
 from consumers import delivery, factory_client, order, runtime
-from inventory_core import shop_service
-from inventory_core.events import new_event
+from inventory_core.service_layer import shop_service
+from inventory_core.domain.events import new_event
 from tests.integration.conftest import ServerThread, wait_for
 
 
@@ -61,7 +61,7 @@ def shortage(stack, item="Item2") -> tuple[int, dict]:
 
 
 def as_record(stack, message: dict, queue_key: str = "order") -> dict:
-    from localstack.poller import to_lambda_record
+    from local_stack.poller import to_lambda_record
     url = stack.messaging.queue_url_of(queue_key)
     return to_lambda_record(message, stack.messaging.queue_arn(url), stack.settings.aws_region)
 

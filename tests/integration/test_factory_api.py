@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from factory_api import create_app
-from inventory_core import factory_service
+from inventory_core.service_layer import factory_service
 from inventory_core.config import Settings
-from inventory_core.db import session_factory
-from inventory_core.models.factory import FactoryOutbox, ProductionLog, ProductionOrder
-from inventory_core.unit_of_work import UnitOfWork
+from inventory_core.adapters.db import session_factory
+from inventory_core.adapters.models.factory import FactoryOutbox, ProductionLog, ProductionOrder
+from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 ORDER = dict(replenishment_order_id=41, factory_id=2, item_id=2, item_name="Item2", quantity=5,
              requester="jeonghun")
@@ -111,7 +111,7 @@ def test_completing_twice_publishes_once(factory_url):
             "replenishment_order_id", "factory_id", "item_id", "item_name", "quantity")}}
     stored = factory_service.get_production_order(uow_on(factory_url), order_id)
     assert stored["status"] == "completed" and stored["completed_at"]
-    from inventory_core.events import parse_event
+    from inventory_core.domain.events import parse_event
     assert parse_event(completed.body).payload["completed_at"] == payload["completed_at"]
 
 
@@ -316,7 +316,7 @@ def test_cli_upgrades_and_seeds(tmp_path):
 
 
 def test_accepting_publishes_the_due_message_right_after_commit(settings):
-    from inventory_core.messaging import Messaging, ensure_topology
+    from inventory_core.adapters.messaging import Messaging, ensure_topology
     urls = ensure_topology(settings)
     app = create_app({"SETTINGS": settings})  # PUBLISH_AFTER_COMMIT defaults to True
     order = app.test_client().post("/production-orders", json=ORDER).json
@@ -332,7 +332,7 @@ def test_accepting_publishes_the_due_message_right_after_commit(settings):
 
 
 def test_cli_outbox_relay_publishes_what_was_left_behind(settings):
-    from inventory_core.messaging import Messaging, ensure_topology
+    from inventory_core.adapters.messaging import Messaging, ensure_topology
     urls = ensure_topology(settings)
     app = create_app({"SETTINGS": settings, "PUBLISH_AFTER_COMMIT": False})
     order = app.test_client().post("/production-orders", json=ORDER).json

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from consumers import factory_client
-from inventory_core import shop_service
+from inventory_core.service_layer import shop_service
 from tests.integration.conftest import wait_for
 
 CONSUMERS = ("order", "production", "delivery")

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from deploy import rds_ca
-from inventory_core import db, migrate, shop_service
+from inventory_core.adapters import db, migrate
+from inventory_core.service_layer import shop_service
 from inventory_core.config import Settings
 from inventory_core.databases import SHOP
 from tests.conftest import free_port

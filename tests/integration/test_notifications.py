@@ -13,13 +13,13 @@ import requests
 from sqlalchemy import create_engine, select, text
 
 from consumers import notify, runtime
-from inventory_core import dashboard, notifications, shop_service
-from inventory_core.db import session_factory
-from inventory_core.events import parse_event
-from inventory_core.messaging import Messaging, ensure_ses_sender, ensure_topology
-from inventory_core.migrate import upgrade
-from inventory_core.models.shop import Advertisement, EmailLog, ShopOutbox, ShopProcessedEvent
-from localstack.poller import QueuePoller
+from inventory_core.service_layer import dashboard, notifications, shop_service
+from inventory_core.adapters.db import session_factory
+from inventory_core.domain.events import parse_event
+from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensure_topology
+from inventory_core.adapters.migrate import upgrade
+from inventory_core.adapters.models.shop import Advertisement, EmailLog, ShopOutbox, ShopProcessedEvent
+from local_stack.poller import QueuePoller
 from shop_api import create_app
 from tests.conftest import new_database_url
 from tests.helpers import shop_uow
@@ -379,7 +379,7 @@ def test_the_migration_gives_an_already_seeded_database_its_ads_and_managers(bac
             assert conn.execute(text("SELECT manager_email FROM factories ORDER BY factory_id")
                                 ).scalars().all() == ["factory1@example.com", "factory2@example.com"]
         from alembic import command
-        from inventory_core.migrate import alembic_config
+        from inventory_core.adapters.migrate import alembic_config
         with engine.begin() as conn:  # and it downgrades cleanly
             config = alembic_config("shop", url)
             config.attributes["connection"] = conn

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from inventory_core import shop_service
-from inventory_core.db import session_factory
-from inventory_core.models.shop import ReplenishmentOrder
+from inventory_core.service_layer import shop_service
+from inventory_core.adapters.db import session_factory
+from inventory_core.adapters.models.shop import ReplenishmentOrder
 from tests.helpers import checked_out_connections, outbox_types, shop_state, shop_uow
 
 

@@ -1,7 +1,9 @@
 """The unit of work: what happens after a commit never undoes or repeats it."""
 from sqlalchemy.exc import OperationalError
 
-from inventory_core import outbox, shop_service
+from inventory_core.adapters import outbox
+
+from inventory_core.service_layer import shop_service
 from tests.helpers import outbox_types, shop_state, shop_uow
 
 

@@ -5,9 +5,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from inventory_core.db import session_factory
-from inventory_core.models.factory import FactoryOutbox, ProductionOrder
-from inventory_core.models.shop import (Item, ReplenishmentOrder, ShopOutbox, ShopProcessedEvent,
+from inventory_core.adapters.db import session_factory
+from inventory_core.adapters.models.factory import FactoryOutbox, ProductionOrder
+from inventory_core.adapters.models.shop import (Item, ReplenishmentOrder, ShopOutbox, ShopProcessedEvent,
                                         StockLedgerEntry)
 
 

@@ -16,8 +16,8 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from inventory_core.migrate import prepare
-from localstack.gunicorn_runner import Gunicorn
+from inventory_core.adapters.migrate import prepare
+from local_stack.gunicorn_runner import Gunicorn
 from tests.conftest import MYSQL_SERVER_URL, new_database_url, require_mysql
 # The whole-deployment fixture (apps behind HTTP servers, pollers, moto topology), reused as is.
 from tests.integration.conftest import stack  # noqa: F401

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from consumers import delivery, runtime
-from localstack.poller import QueuePoller
+from local_stack.poller import QueuePoller
 
 
 def main(queue_url: str, marker: str, apply: int) -> None:

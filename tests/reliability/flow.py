@@ -9,11 +9,11 @@ import uuid
 from dataclasses import dataclass, field
 
 from consumers import delivery, order, production, runtime
-from inventory_core import outbox
-from inventory_core.db import session_factory
-from inventory_core.messaging import Messaging
-from inventory_core.models.factory import FactoryOutbox
-from inventory_core.models.shop import ShopOutbox
+from inventory_core.adapters import outbox
+from inventory_core.adapters.db import session_factory
+from inventory_core.adapters.messaging import Messaging
+from inventory_core.adapters.models.factory import FactoryOutbox
+from inventory_core.adapters.models.shop import ShopOutbox
 from inventory_core.topology import TOPOLOGY
 
 HANDLERS = {"order": order.handler, "production": production.handler, "delivery": delivery.handler}

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from sqlalchemy import func, select
 
-from inventory_core import shop_service
-from inventory_core.db import dispose_all, session_factory
-from inventory_core.messaging import ensure_topology
-from inventory_core.models.shop import Purchase, ReplenishmentOrder, StockLedgerEntry
+from inventory_core.service_layer import shop_service
+from inventory_core.adapters.db import dispose_all, session_factory
+from inventory_core.adapters.messaging import ensure_topology
+from inventory_core.adapters.models.shop import Purchase, ReplenishmentOrder, StockLedgerEntry
 from tests.helpers import shop_state, shop_uow
 from tests.reliability.conftest import scaled, server_connections
 
@@ -24,7 +24,7 @@ THREADS = 32
 PURCHASES_EACH = int(os.environ.get("RELIABILITY_PURCHASES_EACH") or scaled(300, 10))
 START_STOCK = THREADS * PURCHASES_EACH // 3  # demand is three times the supply
 WORKERS, WORKER_THREADS = 3, 4
-POOL_SIZE = 5  # inventory_core.db.make_engine
+POOL_SIZE = 5  # inventory_core.adapters.db.make_engine
 
 
 def test_thousands_of_concurrent_http_purchases_sell_exactly_the_stock(

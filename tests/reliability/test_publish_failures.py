@@ -8,10 +8,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from consumers.outbox_sweep import sweep
-from inventory_core.messaging import Messaging
-from inventory_core.models.factory import FactoryOutbox
-from inventory_core.unit_of_work import UnitOfWork
-from inventory_core.db import session_factory
+from inventory_core.adapters.messaging import Messaging
+from inventory_core.adapters.models.factory import FactoryOutbox
+from inventory_core.service_layer.unit_of_work import UnitOfWork
+from inventory_core.adapters.db import session_factory
 from tests.integration.conftest import wait_for
 from tests.reliability.checks import add_items, all_fulfilled, assert_exactly_once, pending
 from tests.reliability.conftest import scaled

@@ -8,7 +8,7 @@ import sys
 
 from tests.reliability.conftest import ROOT
 
-PACKAGES = ("inventory_core", "api_common", "shop_api", "factory_api", "consumers", "localstack",
+PACKAGES = ("inventory_core", "api_common", "shop_api", "factory_api", "consumers", "local_stack",
             "deploy")
 def bandit_findings() -> list[dict]:
     targets = [name for name in PACKAGES if (ROOT / name).is_dir()]

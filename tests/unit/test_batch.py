@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from consumers.batch import PermanentFailure, handle_batch
-from inventory_core.events import InvalidEvent
+from inventory_core.domain.events import InvalidEvent
 
 ARN = "arn:aws:sqs:ap-northeast-2:123456789012:p-order-queue"
 

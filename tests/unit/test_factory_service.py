@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from inventory_core import factory_service
-from inventory_core.models.factory import ProductionLog, ProductionOrder
+from inventory_core.service_layer import factory_service
+from inventory_core.adapters.models.factory import ProductionLog, ProductionOrder
 
 
 class NoDatabase:
@@ -47,8 +47,8 @@ def test_production_order_dict_is_plain_data():
 
 @pytest.mark.parametrize("quantity", [0, -1, 1_000_001, True, 2.5, "3"])
 def test_a_bad_quantity_is_refused_before_any_write(quantity):
-    from inventory_core.models.factory import FactoryOutbox
-    from inventory_core.unit_of_work import UnitOfWork
+    from inventory_core.adapters.models.factory import FactoryOutbox
+    from inventory_core.service_layer.unit_of_work import UnitOfWork
     uow = UnitOfWork(NoDatabase(), FactoryOutbox)
     with pytest.raises(factory_service.InvalidQuantity):
         factory_service.accept_production_order(uow, 1, 1, 1, "Item1", quantity, "r")

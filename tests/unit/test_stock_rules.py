@@ -1,6 +1,6 @@
 import pytest
 
-from inventory_core.stock import DEFAULT_RULE, Rule, needs_reorder, reorder_quantity
+from inventory_core.domain.stock import DEFAULT_RULE, Rule, needs_reorder, reorder_quantity
 
 
 @pytest.mark.parametrize("on_hand, on_order, shortfall, expected", [

@@ -1,0 +1,181 @@
+"""The shop database: the seed's `factories` and `items`, and what correctness needs around them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Integer, MetaData, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from inventory_core.adapters.models.common import (NAMING, BigId, OutboxMixin, ProcessedEventMixin,
+                                          UTCDateTime, utcnow)
+
+class ShopBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Factory(ShopBase):
+    __tablename__ = "factories"
+
+    factory_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    locate: Mapped[str] = mapped_column(String(100))
+    # Who hears of production orders for this factory (seed 001); no e-mail while NULL.
+    manager_email: Mapped[str | None] = mapped_column(String(254))
+
+
+class Item(ShopBase):
+    __tablename__ = "items"
+    __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+                      CheckConstraint("price >= 0", name="price_not_negative"))
+
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    price: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factories.factory_id"))
+
+    factory: Mapped[Factory] = relationship(lazy="joined")
+    reorder_rule: Mapped["ReorderRule | None"] = relationship(lazy="joined")
+
+
+class ReorderRule(ShopBase):
+    """When and how much to replenish an item (Odoo's orderpoint, ERPNext's reorder level).
+
+    A sale that leaves fewer than `reorder_point` units, or a purchase that finds too little
+    stock, orders enough to bring stock plus what is already on its way up to `target_level`,
+    rounded up to a multiple of `multiple`, and never less than the shortfall. Items without a
+    row use `inventory_core.domain.stock.DEFAULT_RULE`."""
+
+    __tablename__ = "reorder_rules"
+    __table_args__ = (CheckConstraint("reorder_point >= 0", name="reorder_point_not_negative"),
+                      CheckConstraint("target_level >= reorder_point", name="target_reaches_point"),
+                      CheckConstraint("multiple >= 1", name="multiple_positive"))
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"), primary_key=True)
+    reorder_point: Mapped[int] = mapped_column(Integer)
+    target_level: Mapped[int] = mapped_column(Integer)
+    multiple: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Purchase(ShopBase):
+    """Every purchase attempt: `completed` sold stock, `short` found too little and sold nothing."""
+
+    __tablename__ = "purchases"
+
+    purchase_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    requester: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    remaining: Mapped[int] = mapped_column(Integer)  # stock left right after this attempt
+    replenishment_order_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StockLedgerEntry(ShopBase):
+    """One row per change of an item's quantity: the audit trail. Sum(delta) == items.quantity."""
+
+    __tablename__ = "stock_ledger"
+
+    entry_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"), index=True)
+    delta: Mapped[int] = mapped_column(Integer)
+    quantity_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))  # opening | sale | restock | adjustment
+    reference: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReplenishmentOrder(ShopBase):
+    """Stock asked of a factory. At most one open per item, enforced by the database:
+    `open_item_id` equals item_id while the order is open and is NULL once it is closed, and a
+    unique index allows many NULLs but one value (on MySQL and SQLite alike)."""
+
+    __tablename__ = "replenishment_orders"
+    __table_args__ = (UniqueConstraint("open_item_id", name="one_open_per_item"),
+                      CheckConstraint("quantity > 0", name="quantity_positive"))
+
+    replenishment_order_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"), index=True)
+    open_item_id: Mapped[int | None] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # requested | accepted | fulfilled
+    trigger: Mapped[str] = mapped_column(String(16))  # shortage | reorder_point
+    requester: Mapped[str] = mapped_column(String(100))
+    factory_reference: Mapped[str | None] = mapped_column(String(64))
+    received_quantity: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeadLetter(ShopBase):
+    """A message that failed maxReceiveCount times and landed in a dead-letter queue."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("dlq", "message_id", name="once_per_message"),)
+
+    dead_letter_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dlq: Mapped[str] = mapped_column(String(80))
+    source_queue: Mapped[str] = mapped_column(String(80))
+    message_id: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    receive_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="dead")  # dead | redriven
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    redriven_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Advertisement(ShopBase):
+    """An item's advertisement (seed 001): paused while the item is out of stock, resumed when it
+    comes back. One per item; its manager is e-mailed on every pause and resume."""
+
+    __tablename__ = "advertisements"
+    __table_args__ = (UniqueConstraint("item_id", name="one_ad_per_item"),
+                      CheckConstraint("status IN ('active', 'paused')", name="status_known"))
+
+    advertisement_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | paused
+    manager_email: Mapped[str] = mapped_column(String(254))
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailLog(ShopBase):
+    """Every e-mail the notify consumer owes, written `pending` in the same transaction as the
+    event that causes it, then claimed (`sending`) and sent through SES after commit, `sent` with
+    SES's message id. Unique per (event, recipient): one e-mail per event however often the event
+    is delivered."""
+
+    __tablename__ = "email_log"
+    __table_args__ = (UniqueConstraint("event_id", "recipient", name="once_per_event"),
+                      CheckConstraint("status IN ('pending', 'sending', 'sent')",
+                                      name="status_known"))
+
+    email_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    ses_message_id: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # lease of a `sending` row
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShopOutbox(OutboxMixin, ShopBase):
+    pass
+
+
+class ShopProcessedEvent(ProcessedEventMixin, ShopBase):
+    pass

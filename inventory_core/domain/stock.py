@@ -1,0 +1,39 @@
+"""Stock rules as plain functions: no database, no framework."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inventory_core.domain.events import MAX_QUANTITY
+
+
+class InvalidQuantity(ValueError):
+    pass
+
+
+def check_quantity(quantity: int) -> None:
+    """A quantity bought, restocked or produced: a whole number from 1 to MAX_QUANTITY."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidQuantity(f"quantity must be a whole number from 1 to {MAX_QUANTITY}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    reorder_point: int
+    target_level: int
+    multiple: int = 1
+
+
+# For items without a reorder_rules row: an item that sells out (fewer than 1 left) is reordered,
+# and every replenishment brings stock plus what is on its way up to 10 units.
+DEFAULT_RULE = Rule(reorder_point=1, target_level=10, multiple=1)
+
+
+def needs_reorder(rule: Rule, quantity_after_sale: int) -> bool:
+    return quantity_after_sale < rule.reorder_point
+
+
+def reorder_quantity(rule: Rule, on_hand: int, on_order: int, shortfall: int = 0) -> int:
+    """Order up to the target level counting stock already on its way, rounded up to the rule's
+    multiple, and never less than the shortfall that triggered the order (nor less than one)."""
+    wanted = max(rule.target_level - (on_hand + on_order), shortfall, 1)
+    return -(-wanted // rule.multiple) * rule.multiple

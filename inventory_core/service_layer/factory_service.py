@@ -1,0 +1,194 @@
+"""The factory's use cases (the "legacy" factory, on its own database). Each takes a UnitOfWork
+on the factory database (FactoryOutbox) and commits it once.
+
+Production takes the factory's lead time. Accepting an order schedules its completion with a
+delayed `production.due` message on the factory's own queue (SQS delays at most 900 s, so a
+longer lead time is re-delayed when the message arrives early); completing it publishes
+`production.completed` through the factory's outbox, in the same transaction."""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from inventory_core.domain.events import new_event
+from inventory_core.adapters.models.common import iso, utcnow
+from inventory_core.adapters.models.factory import FactorySite, ProductionLog, ProductionOrder
+from inventory_core.domain.stock import InvalidQuantity, check_quantity  # noqa: F401 (part of the API)
+from inventory_core.topology import SQS_MAX_DELAY_SECONDS
+from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
+
+# A due message may be handed over a moment before due_at (clock granularity); completing it then
+# is better than sending another message for less than a second.
+DUE_TOLERANCE_SECONDS = 1.0
+STATUSES = ("in_production", "completed")
+
+
+class UnknownFactory(LookupError):
+    pass
+
+
+# --- shapes -------------------------------------------------------------------------------------
+
+def seed_datetime(value: datetime) -> str:
+    """The seed's log timestamp: ISO UTC with milliseconds and a Z, "2023-05-18T09:46:48.000Z"."""
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def production_order_as_dict(order: ProductionOrder) -> dict:
+    return {"production_order_id": order.production_order_id,
+            "replenishment_order_id": order.replenishment_order_id,
+            "factory_id": order.factory_id, "item_id": order.item_id,
+            "item_name": order.item_name, "quantity": order.quantity,
+            "requester": order.requester, "status": order.status,
+            "due_at": iso(order.due_at), "created_at": iso(order.created_at),
+            "completed_at": iso(order.completed_at)}
+
+
+def log_as_dict(entry: ProductionLog) -> dict:
+    """The seed's log shape, in its key order."""
+    return {"log_id": entry.log_id, "factory_id": entry.factory_id,
+            "factory_name": entry.factory_name, "item_id": entry.item_id,
+            "item_name": entry.item_name, "quantity": entry.quantity,
+            "requester": entry.requester, "datetime": seed_datetime(entry.logged_at)}
+
+
+def _order_for(session, replenishment_order_id: int) -> ProductionOrder | None:
+    return session.scalar(select(ProductionOrder)
+                          .where(ProductionOrder.replenishment_order_id == replenishment_order_id))
+
+
+def _due_event(order: ProductionOrder):
+    return new_event("production.due", {"production_order_id": order.production_order_id},
+                     order.correlation_id)
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+@retry_transient
+def accept_production_order(uow: UnitOfWork, replenishment_order_id: int, factory_id: int,
+                            item_id: int, item_name: str, quantity: int, requester: str,
+                            correlation_id: str | None = None,
+                            lead_time_override: int | None = None) -> tuple[dict, bool]:
+    """Start producing for a shop replenishment order, once: a retried call (same
+    replenishment_order_id) returns the order it created before, with created=False."""
+    check_quantity(quantity)
+    with uow:
+        session = uow.session
+        existing = _order_for(session, replenishment_order_id)
+        if existing is not None:
+            return production_order_as_dict(existing), False
+        factory = session.get(FactorySite, factory_id)
+        if factory is None:
+            raise UnknownFactory(factory_id)
+        lead = max(0, int(lead_time_override if lead_time_override is not None
+                          else factory.lead_time_seconds))
+        now = utcnow()
+        order = ProductionOrder(replenishment_order_id=replenishment_order_id,
+                                factory_id=factory_id, item_id=item_id, item_name=item_name,
+                                quantity=quantity, requester=requester, status="in_production",
+                                correlation_id=correlation_id,
+                                due_at=now + timedelta(seconds=lead), created_at=now)
+        session.add(order)
+        try:
+            # A concurrent duplicate waits here on the unique index, then fails once the
+            # first commits: answer with the order that one created.
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            existing = _order_for(session, replenishment_order_id)
+            if existing is None:
+                raise
+            return production_order_as_dict(existing), False
+        session.add(ProductionLog(factory_id=factory_id, factory_name=factory.name,
+                                  item_id=item_id, item_name=item_name, quantity=quantity,
+                                  requester=requester, logged_at=now,
+                                  production_order_id=order.production_order_id))
+        uow.emit(_due_event(order), delay_seconds=min(lead, SQS_MAX_DELAY_SECONDS))
+        result = production_order_as_dict(order)
+        uow.commit()
+    return result, True
+
+
+@retry_transient
+def complete_production(uow: UnitOfWork, production_order_id: int,
+                        now: datetime | None = None) -> str:
+    """Handle a `production.due` message: "completed", "already_completed" (a duplicate),
+    "rescheduled" (arrived before the order is due: re-delayed) or "unknown"."""
+    now = now or utcnow()
+    with uow:
+        session = uow.session
+        order = session.get(ProductionOrder, production_order_id)
+        if order is None:
+            return "unknown"
+        if order.status == "completed":
+            return "already_completed"
+        remaining = (order.due_at - now).total_seconds()
+        if remaining > DUE_TOLERANCE_SECONDS:
+            uow.emit(_due_event(order),
+                     delay_seconds=min(math.ceil(remaining), SQS_MAX_DELAY_SECONDS))
+            uow.commit()
+            return "rescheduled"
+        # Conditional: of two concurrent deliveries of the same message, exactly one matches.
+        won = session.execute(
+            update(ProductionOrder)
+            .where(ProductionOrder.production_order_id == production_order_id,
+                   ProductionOrder.status == "in_production")
+            .values(status="completed", completed_at=now)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        if not won:
+            return "already_completed"
+        uow.emit(new_event("production.completed", {
+            "production_order_id": order.production_order_id,
+            "replenishment_order_id": order.replenishment_order_id,
+            "factory_id": order.factory_id, "item_id": order.item_id,
+            "item_name": order.item_name, "quantity": order.quantity,
+            "completed_at": now.isoformat(timespec="milliseconds")}, order.correlation_id))
+        uow.commit()
+    return "completed"
+
+
+@retry_transient
+def create_log(uow: UnitOfWork, factory_id: int, factory_name: str, item_id: int, item_name: str,
+               quantity: int, requester: str) -> dict:
+    """The seed's `POST /log`: record a production log row as given."""
+    check_quantity(quantity)
+    with uow:
+        entry = ProductionLog(factory_id=factory_id, factory_name=factory_name, item_id=item_id,
+                              item_name=item_name, quantity=quantity, requester=requester,
+                              logged_at=utcnow())
+        uow.session.add(entry)
+        uow.session.flush()
+        result = log_as_dict(entry)
+        uow.commit()
+    return result
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+def list_logs(uow: UnitOfWork, limit: int | None = None) -> list[dict]:
+    """Oldest first, as the seed's `SELECT * FROM logs` listed them."""
+    with uow:
+        query = select(ProductionLog).order_by(ProductionLog.log_id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [log_as_dict(entry) for entry in uow.session.scalars(query)]
+
+
+def list_production_orders(uow: UnitOfWork, status: str | None = None,
+                           limit: int = 100) -> list[dict]:
+    """Newest first."""
+    with uow:
+        query = select(ProductionOrder).order_by(ProductionOrder.production_order_id.desc())
+        if status:
+            query = query.where(ProductionOrder.status == status)
+        return [production_order_as_dict(o) for o in uow.session.scalars(query.limit(limit))]
+
+
+def get_production_order(uow: UnitOfWork, production_order_id: int) -> dict | None:
+    with uow:
+        order = uow.session.get(ProductionOrder, production_order_id)
+        return production_order_as_dict(order) if order else None

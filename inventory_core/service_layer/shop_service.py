@@ -1,0 +1,246 @@
+"""The shop's use cases. Each takes a UnitOfWork on the shop database and commits it once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import lazyload
+
+from inventory_core.domain.events import MAX_QUANTITY, new_event
+from inventory_core.adapters.idempotency import first_delivery
+from inventory_core.adapters.models.common import iso, utcnow
+from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOrder, ShopProcessedEvent,
+                                        StockLedgerEntry)
+from inventory_core.domain.stock import (DEFAULT_RULE, InvalidQuantity, Rule, check_quantity,
+                                  needs_reorder, reorder_quantity)
+from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
+
+
+class ItemNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    completed: bool
+    purchase_id: int
+    item_id: int
+    item_name: str
+    quantity: int
+    remaining: int
+    replenishment: dict | None  # the item's open replenishment order, if any
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    applied: bool  # False: this event was applied before, nothing changed
+    item_id: int
+    quantity: int | None = None  # stock after the restock
+
+
+def rule_of(item: Item) -> Rule:
+    r = item.reorder_rule
+    return Rule(r.reorder_point, r.target_level, r.multiple) if r else DEFAULT_RULE
+
+
+def replenishment_as_dict(order: ReplenishmentOrder) -> dict:
+    return {"replenishment_order_id": order.replenishment_order_id, "item_id": order.item_id,
+            "quantity": order.quantity, "status": order.status, "trigger": order.trigger,
+            "requester": order.requester, "factory_reference": order.factory_reference,
+            "received_quantity": order.received_quantity,
+            "created_at": iso(order.created_at),
+            "accepted_at": iso(order.accepted_at),
+            "fulfilled_at": iso(order.fulfilled_at)}
+
+
+def _find_item(session, item: str | int) -> Item:
+    """An item by its name (the seed's way) or by its id."""
+    key = Item.item_id if isinstance(item, int) and not isinstance(item, bool) else Item.name
+    found = session.scalar(select(Item).where(key == item))
+    if found is None:
+        raise ItemNotFound(item)
+    return found
+
+
+@retry_transient
+def purchase(uow: UnitOfWork, item: str | int, quantity: int, requester: str) -> PurchaseResult:
+    """Sell `quantity` units of `item` (a name or an id) if there are that many, atomically;
+    otherwise sell nothing and make sure a replenishment order is open for it (one at most)."""
+    check_quantity(quantity)
+    with uow:
+        session = uow.session
+        item = _find_item(session, item)
+        # The conditional decrement: of many concurrent buyers, only those the stock covers match.
+        sold = session.execute(
+            update(Item).where(Item.item_id == item.item_id, Item.quantity >= quantity)
+            .values(quantity=Item.quantity - quantity)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
+        # quantity as it is now: after our decrement, or as the shortage found it.
+        remaining = session.scalar(select(Item.quantity).where(Item.item_id == item.item_id)
+                                   .with_for_update())
+        record = Purchase(item_id=item.item_id, quantity=quantity, requester=requester,
+                          status="completed" if sold else "short", remaining=remaining)
+        session.add(record)
+        session.flush()
+        order = None
+        if sold:
+            _ledger(session, item.item_id, -quantity, remaining, "sale", f"purchase:{record.purchase_id}")
+            if remaining == 0:
+                _emit_stock_event(uow, "stock.depleted", item, remaining)
+            if needs_reorder(rule_of(item), remaining):
+                order = _ensure_replenishment(uow, item, remaining, 0, requester, "reorder_point")
+        else:
+            order = _ensure_replenishment(uow, item, remaining, quantity - remaining, requester,
+                                          "shortage")
+        record.replenishment_order_id = order.replenishment_order_id if order else None
+        result = PurchaseResult(sold, record.purchase_id, item.item_id, item.name, quantity,
+                                remaining, replenishment_as_dict(order) if order else None)
+        uow.commit()
+    return result
+
+
+def _ensure_replenishment(uow, item, on_hand, shortfall, requester, trigger) -> ReplenishmentOrder:
+    session = uow.session
+    open_order = session.scalar(select(ReplenishmentOrder)
+                                .where(ReplenishmentOrder.open_item_id == item.item_id))
+    if open_order is not None:
+        return open_order
+    quantity = reorder_quantity(rule_of(item), on_hand, 0, shortfall)
+    order = ReplenishmentOrder(item_id=item.item_id, open_item_id=item.item_id, quantity=quantity,
+                               status="requested", trigger=trigger, requester=requester)
+    session.add(order)
+    session.flush()  # the unique index on open_item_id stops a second open order here
+    uow.emit(new_event("replenishment.requested", {
+        "replenishment_order_id": order.replenishment_order_id, "item_id": item.item_id,
+        "item_name": item.name, "factory_id": item.factory_id, "factory_name": item.factory.name,
+        "quantity": quantity, "requester": requester, "trigger": trigger}))
+    return order
+
+
+def _lock_item(session, item_id: int) -> Item | None:
+    # The item's row only: its joined eager loads would make InnoDB lock its factory's and reorder
+    # rule's rows too, serialising restocks of unrelated items of one factory. (MariaDB has no
+    # FOR UPDATE OF.) The relationships still load on access, unlocked.
+    return session.get(Item, item_id, with_for_update=True, options=[lazyload("*")])
+
+
+def _ledger(session, item_id, delta, quantity_after, reason, reference):
+    session.add(StockLedgerEntry(item_id=item_id, delta=delta, quantity_after=quantity_after,
+                                 reason=reason, reference=reference))
+
+
+def _emit_stock_event(uow, event_type, item, quantity):
+    uow.emit(new_event(event_type, {"item_id": item.item_id, "item_name": item.name,
+                                    "quantity": quantity}))
+
+
+@retry_transient
+def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
+                  replenishment_order_id: int | None, consumer: str = "delivery") -> ReceiveResult:
+    """Add produced stock once per event id, close the replenishment order, write the ledger."""
+    check_quantity(quantity)
+    with uow:
+        session = uow.session
+        if not first_delivery(session, ShopProcessedEvent, consumer, event_id):
+            return ReceiveResult(False, item_id)
+        item = _lock_item(session, item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        before = item.quantity
+        item.quantity = before + quantity
+        _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
+        order = session.get(ReplenishmentOrder, replenishment_order_id) if replenishment_order_id else None
+        if order is not None and order.open_item_id is not None:
+            order.open_item_id = None
+            order.status = "fulfilled"
+            order.fulfilled_at = utcnow()
+            order.received_quantity = quantity
+        if before == 0:
+            _emit_stock_event(uow, "stock.restocked", item, item.quantity)
+        result = ReceiveResult(True, item_id, item.quantity)
+        uow.commit()
+    return result
+
+
+@retry_transient
+def adjust_stock(uow: UnitOfWork, item_id: int, delta: int, reason: str) -> int:
+    """An administrator's correction (a count, damage, a return). Never below zero."""
+    with uow:
+        session = uow.session
+        item = _lock_item(session, item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        after = item.quantity + delta
+        if delta == 0 or not 0 <= after <= MAX_QUANTITY:
+            raise InvalidQuantity(f"stock would become {after}; it must stay from 0 to {MAX_QUANTITY}")
+        before, item.quantity = item.quantity, after
+        _ledger(session, item_id, delta, after, "adjustment", f"admin:{reason}"[:100])
+        if before > 0 and after == 0:
+            _emit_stock_event(uow, "stock.depleted", item, after)
+        elif before == 0 and after > 0:
+            _emit_stock_event(uow, "stock.restocked", item, after)
+        uow.commit()
+    return after
+
+
+@retry_transient
+def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
+                                factory_reference: str) -> bool:
+    """Record that the factory took the order. Idempotent; False for an unknown order."""
+    with uow:
+        # Conditional: a restock may have fulfilled the order since the factory answered (a short
+        # lead time), and a fulfilled order must never go back to accepted.
+        accepted = uow.session.execute(
+            update(ReplenishmentOrder)
+            .where(ReplenishmentOrder.replenishment_order_id == replenishment_order_id,
+                   ReplenishmentOrder.status == "requested")
+            .values(status="accepted", accepted_at=utcnow(), factory_reference=factory_reference)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        if accepted:
+            uow.commit()
+            return True
+        return uow.session.get(ReplenishmentOrder, replenishment_order_id) is not None
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+def item_as_dict(item: Item) -> dict:
+    rule = rule_of(item)
+    return {"item_id": item.item_id, "name": item.name, "price": item.price,
+            "quantity": item.quantity, "factory_id": item.factory_id,
+            "factory_name": item.factory.name, "reorder_point": rule.reorder_point,
+            "target_level": rule.target_level, "reorder_multiple": rule.multiple}
+
+
+def list_items(uow: UnitOfWork) -> list[dict]:
+    with uow:
+        return [item_as_dict(i) for i in uow.session.scalars(select(Item).order_by(Item.item_id)).unique()]
+
+
+def get_item(uow: UnitOfWork, item_id: int) -> dict:
+    with uow:
+        item = uow.session.get(Item, item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        return item_as_dict(item)
+
+
+def list_replenishments(uow: UnitOfWork, status: str | None = None, limit: int = 100) -> list[dict]:
+    with uow:
+        query = select(ReplenishmentOrder).order_by(ReplenishmentOrder.replenishment_order_id.desc())
+        if status:
+            query = query.where(ReplenishmentOrder.status == status)
+        return [replenishment_as_dict(o) for o in uow.session.scalars(query.limit(limit))]
+
+
+def get_replenishment(uow: UnitOfWork, replenishment_order_id: int) -> dict | None:
+    with uow:
+        order = uow.session.get(ReplenishmentOrder, replenishment_order_id)
+        return replenishment_as_dict(order) if order else None
+
+
+def ledger_balance(uow: UnitOfWork, item_id: int) -> int:
+    with uow:
+        return uow.session.scalar(select(func.coalesce(func.sum(StockLedgerEntry.delta), 0))
+                                  .where(StockLedgerEntry.item_id == item_id))

@@ -1,0 +1,82 @@
+"""A unit of work around each transaction (cosmicpython): `with uow: ...; uow.commit()`.
+
+Events emitted inside go to the outbox in the same transaction; after a successful commit they
+are handed to the publisher at once (when one is set), and the outbox sweep covers any failure."""
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from inventory_core.adapters import outbox
+from inventory_core.domain.events import Event
+from inventory_core.adapters.models.common import OutboxMixin
+from inventory_core.topology import TOPOLOGY
+
+log = logging.getLogger(__name__)
+# MySQL/MariaDB deadlock and lock-wait timeout: the transaction was rolled back, retrying is safe.
+TRANSIENT_MYSQL_ERRORS = {1205, 1213}
+
+
+class UnitOfWork:
+    def __init__(self, sessions: sessionmaker, outbox_model: type[OutboxMixin],
+                 publisher: outbox.Publisher | None = None):
+        self.sessions = sessions
+        self.outbox_model = outbox_model
+        self.publisher = publisher
+        self.session: Session | None = None
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self.sessions()
+        self._event_ids: list[str] = []
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # Closing rolls back whatever was not committed and returns the connection to the pool.
+        self.session.close()
+
+    def emit(self, event: Event, delay_seconds: int = 0) -> None:
+        """Write `event` to the outbox, bound where the topology sends its type."""
+        outbox.add(self.session, self.outbox_model, event, TOPOLOGY.event_types[event.type],
+                   delay_seconds)
+        self._event_ids.append(event.event_id)
+
+    def commit(self) -> None:
+        self.session.commit()
+        event_ids, self._event_ids = self._event_ids, []
+        if self.publisher is not None and event_ids:
+            try:
+                outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids)
+            except Exception:  # noqa: BLE001 - the change is committed; never report it failed
+                # An error here (the database busy while claiming or marking rows) must not reach
+                # the caller: it would answer "failed" for a committed sale, and a retry would
+                # sell again. The rows stay unpublished and the outbox sweep sends them.
+                log.warning("post-commit relay failed; the outbox sweep will publish %s",
+                            event_ids, exc_info=True)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError) and getattr(exc.orig, "args", None):
+        return exc.orig.args[0] in TRANSIENT_MYSQL_ERRORS
+    return False
+
+
+def retry_transient(func=None, *, attempts: int = 5):
+    """Run a whole transaction again when the database chose it as a deadlock victim."""
+    if func is None:
+        return functools.partial(retry_transient, attempts=attempts)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        for attempt in range(1, attempts + 1):
+            try:
+                return func(*args, **kwargs)
+            except DBAPIError as exc:
+                if attempt == attempts or not is_transient(exc):
+                    raise
+                log.info("transient database error, retrying %s: %s", func.__name__, exc.orig)
+                time.sleep(0.01 * 2 ** attempt)
+    return wrapper

@@ -1,0 +1,159 @@
+"""Run `python -m local_stack` as a child process and wait for its ready line.
+
+Used by `python -m local_stack.demo` when no stack answers, and by the e2e tests.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from local_stack.stack_config import ROOT
+from local_stack.supervisor import BANNER_RULE, EXIT_WITH_PARENT, READY_TEXT
+
+
+class StackFailed(RuntimeError):
+    """The stack exited or did not get ready; the message ends with its last output lines."""
+
+
+class StackProcess:
+    def __init__(self, env: dict[str, str], log_path: Path | None = None, echo=None,
+                 argv: list[str] | None = None):
+        self.env = env
+        self.argv = argv or [sys.executable, "-m", "local_stack"]  # another only in tests
+        self.log_path = log_path
+        self.echo = echo  # a callable given each output line, or None
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.process: subprocess.Popen | None = None
+        self._reader: threading.Thread | None = None
+        self.started_at = 0.0
+        self.ready_after: float | None = None
+
+    def start(self) -> "StackProcess":
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen(
+            self.argv, cwd=ROOT, env={**self.env, EXIT_WITH_PARENT: "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
+        try:
+            for raw in iter(self.process.stdout.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self.lines.append(line)
+                if log:
+                    log.write(line + "\n")
+                    log.flush()
+                if self.echo:
+                    self.echo(line)
+                # Ready is timed at the ready line but signalled at the end of its banner, so that
+                # a caller reading `lines` then sees the whole banner (URLs, admin token).
+                if READY_TEXT in line and self.ready_after is None:
+                    self.ready_after = time.monotonic() - self.started_at
+                elif self.ready_after is not None and line.endswith(BANNER_RULE):
+                    self.ready.set()
+        finally:
+            if log:
+                log.close()
+
+    def tail(self, count: int = 25) -> str:
+        return "\n".join(self.lines[-count:])
+
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        """Seconds from start to the ready line; StackFailed if it exits or takes too long."""
+        deadline = time.monotonic() + timeout
+        while not self.ready.wait(0.1):
+            if self.process.poll() is not None:
+                self._reader.join(2)
+                raise StackFailed(f"the local stack exited with status {self.process.returncode} "
+                                  f"before it was ready:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise StackFailed(f"the local stack was not ready after {timeout:.0f}s:\n{self.tail()}")
+        return self.ready_after
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as a user's Ctrl-C would; the exit status. If the supervisor does not stop
+        within `timeout`, it and every process below it are killed: its parts run in sessions of
+        their own, so killing the supervisor alone would leave them running on their ports."""
+        if self.process.poll() is None:
+            # Taken before the signal: once the supervisor is gone its parts are re-parented and
+            # can no longer be found below it.
+            tree = started_at(descendants(self.process.pid))
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                tree.update(started_at(descendants(self.process.pid)))  # parts it restarted since
+                self.process.kill()
+                self.process.wait(5)
+                kill_all(tree)
+        if self._reader:
+            self._reader.join(5)
+        return self.process.returncode
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (Linux /proc), whatever session or group it moved to."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True for a running process (a zombie awaiting its parent counts as gone)."""
+    return _start_time(pid) is not None
+
+
+def _start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot), or None once it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == b"Z" else int(fields[19])
+
+
+def started_at(pids) -> dict[int, int]:
+    """{pid: start time} of those of `pids` still running: what `kill_all` takes, so that it never
+    signals an unrelated process that was given a recycled pid."""
+    return {pid: start for pid in pids if (start := _start_time(pid)) is not None}
+
+
+def kill_all(processes: dict[int, int], timeout: float = 5.0) -> None:
+    """SIGKILL each process of `started_at(...)` still running, and wait (up to `timeout`) until
+    none is."""
+    def left() -> list[int]:
+        return [pid for pid, start in processes.items() if _start_time(pid) == start]
+
+    for pid in left():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + timeout
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.05)
