@@ -4,16 +4,24 @@ A slow legacy factory must not make messages pile up or loop forever: every call
 and a read timeout; connection errors, timeouts, 5xx and 429 are retried a few times with
 exponential backoff inside one invocation (then SQS redelivery takes over); any other 4xx means
 the request itself is wrong, which no retry fixes, so it is reported as permanent.
+
+Every call is signed with AWS Signature Version 4 (service `execute-api`) with the credentials of
+boto3's default chain: on Lambda the function's role, whose sessions API Gateway's IAM
+authorization lets through to the factory; locally the key pair the local stack gives the
+consumers, which the factory checks itself (factory_api/auth.py). Each attempt is signed anew,
+so a retry never carries a stale date.
 """
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 
 import requests
 
 from consumers.batch import PermanentFailure
+from inventory_core.adapters import aws_auth
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +49,9 @@ def _session() -> requests.Session:
     return requests.Session()
 
 
-def request_production(base_url: str, order: dict, correlation_id: str | None = None,
-                       attempts: int = ATTEMPTS, deadline: float | None = None) -> dict:
+def request_production(base_url: str, order: dict, region: str,
+                       correlation_id: str | None = None, attempts: int = ATTEMPTS,
+                       deadline: float | None = None) -> dict:
     """POST /production-orders; the factory's JSON answer (with production_order_id) on 2xx.
 
     Idempotent on the factory side (keyed on replenishment_order_id), so retrying is safe.
@@ -50,7 +59,10 @@ def request_production(base_url: str, order: dict, correlation_id: str | None = 
     body = dict(order)
     if correlation_id:
         body["correlation_id"] = correlation_id
-    headers = {"X-Correlation-Id": correlation_id} if correlation_id else {}
+    payload = json.dumps(body, separators=(",", ":")).encode()  # signed bytes = sent bytes
+    headers = {"Content-Type": "application/json"}
+    if correlation_id:
+        headers["X-Correlation-Id"] = correlation_id
     url = f"{base_url.rstrip('/')}/production-orders"
     problem = "no time left in this invocation"
     made = 0
@@ -64,7 +76,8 @@ def request_production(base_url: str, order: dict, correlation_id: str | None = 
         time.sleep(pause)
         made = attempt
         try:
-            response = _session().post(url, json=body, headers=headers, timeout=TIMEOUT)
+            signed = aws_auth.sign("POST", url, headers, payload, region)
+            response = _session().post(url, data=payload, headers=signed, timeout=TIMEOUT)
         except (requests.ConnectionError, requests.Timeout) as exc:
             problem = f"{exc.__class__.__name__}: {exc}"
         else:

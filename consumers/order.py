@@ -20,10 +20,12 @@ SAFETY_MILLIS = 2000  # leave this much of the Lambda's time for the batch respo
 def handle_record(record: dict, deadline: float | None = None) -> str:
     event = parse_event(record["body"], expected_types=EVENT_TYPES)
     p = event.payload
-    answer = request_production(runtime.settings().factory_api_url, {
+    settings = runtime.settings()
+    answer = request_production(settings.factory_api_url, {
         "replenishment_order_id": p["replenishment_order_id"], "factory_id": p["factory_id"],
         "item_id": p["item_id"], "item_name": p["item_name"], "quantity": p["quantity"],
-        "requester": p["requester"]}, correlation_id=event.correlation_id, deadline=deadline)
+        "requester": p["requester"]}, region=settings.aws_region,
+        correlation_id=event.correlation_id, deadline=deadline)
     production_order_id = str(answer["production_order_id"])
     shop_service.mark_replenishment_accepted(runtime.shop_uow(), p["replenishment_order_id"],
                                              production_order_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from api_common import settings_of
-from api_common.errors import error_response
 from api_common.context import unit_of_work
+from api_common.errors import error_response
 from factory_api import schemas
+from factory_api.auth import WRITER_ONLY
 from inventory_core.service_layer import factory_service
 
 blp = Blueprint("factory", __name__, description="Production orders")
@@ -18,6 +19,9 @@ blp = Blueprint("factory", __name__, description="Production orders")
 @blp.alt_response(200, schema=schemas.ProductionOrder,
                   description="Already accepted for this replenishment order; nothing new")
 @blp.alt_response(404, description="No such factory")
+@blp.alt_response(401, description="Not signed by the factory writer; nothing was written")
+@blp.alt_response(403, description="Signed, but not by the factory writer; nothing was written")
+@blp.doc(security=WRITER_ONLY)
 def accept_production_order(body: dict):
     try:
         order, created = factory_service.accept_production_order(

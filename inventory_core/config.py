@@ -6,7 +6,7 @@ calls os.environ for configuration.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from inventory_core.topology import DEFAULT_PREFIX
 
@@ -22,12 +22,23 @@ AWS_ACCOUNT_ID = "AWS_ACCOUNT_ID"
 NAME_PREFIX = "NAME_PREFIX"
 FACTORY_API_URL = "FACTORY_API_URL"
 ADMIN_TOKEN = "ADMIN_TOKEN"
+# On AWS the admin credential lives in Secrets Manager (rotated without a deploy); this names it.
+ADMIN_SECRET_ARN = "ADMIN_SECRET_ARN"
+# Who may write to the factory. On AWS: API Gateway checks the SigV4 signature (IAM
+# authorization) and the factory app checks the caller is a session of this role.
+FACTORY_WRITER_ROLE_ARN = "FACTORY_WRITER_ROLE_ARN"
+# Locally (no API Gateway): the factory checks the SigV4 signature itself against this key pair,
+# which the local stack also gives the consumers as their AWS credentials.
+FACTORY_WRITER_ACCESS_KEY_ID = "FACTORY_WRITER_ACCESS_KEY_ID"
+FACTORY_WRITER_SECRET_ACCESS_KEY = "FACTORY_WRITER_SECRET_ACCESS_KEY"
 PRODUCTION_SECONDS = "PRODUCTION_SECONDS"
 SES_SENDER = "SES_SENDER"
 
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
-            FACTORY_API_URL, ADMIN_TOKEN, PRODUCTION_SECONDS, SES_SENDER)
+            FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
+            FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
+            SES_SENDER)
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,11 @@ class Settings:
     aws_account_id: str | None = None  # read from STS when unset (moto answers 123456789012)
     name_prefix: str = DEFAULT_PREFIX
     factory_api_url: str = "http://127.0.0.1:5001"
-    admin_token: str | None = None  # admin routes answer 403 until one is set
+    admin_token: str | None = field(default=None, repr=False)  # admin routes: 403 until set
+    admin_secret_arn: str | None = None  # when set, the admin credential is read from it instead
+    factory_writer_role_arn: str | None = None
+    factory_writer_access_key_id: str | None = None
+    factory_writer_secret_access_key: str | None = field(default=None, repr=False)
     production_seconds: int | None = None  # overrides every factory's lead time when set
     ses_sender: str = "replenishment@example.com"
 
@@ -66,6 +81,10 @@ class Settings:
             name_prefix=get(NAME_PREFIX, base.name_prefix),
             factory_api_url=get(FACTORY_API_URL, base.factory_api_url).rstrip("/"),
             admin_token=get(ADMIN_TOKEN, None),
+            admin_secret_arn=get(ADMIN_SECRET_ARN, None),
+            factory_writer_role_arn=get(FACTORY_WRITER_ROLE_ARN, None),
+            factory_writer_access_key_id=get(FACTORY_WRITER_ACCESS_KEY_ID, None),
+            factory_writer_secret_access_key=get(FACTORY_WRITER_SECRET_ACCESS_KEY, None),
             production_seconds=int(production) if production is not None else None,
             ses_sender=get(SES_SENDER, base.ses_sender),
         )

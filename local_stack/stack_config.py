@@ -12,9 +12,21 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from inventory_core.config import (ADMIN_TOKEN, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, AWS_REGION,
-                                   FACTORY_API_URL, FACTORY_DATABASE_URL, PRODUCTION_SECONDS,
-                                   SHOP_DATABASE_URL, Settings)
+from inventory_core.config import (
+    ADMIN_SECRET_ARN,
+    ADMIN_TOKEN,
+    AWS_DEFAULT_REGION,
+    AWS_ENDPOINT_URL,
+    AWS_REGION,
+    FACTORY_API_URL,
+    FACTORY_DATABASE_URL,
+    FACTORY_WRITER_ACCESS_KEY_ID,
+    FACTORY_WRITER_ROLE_ARN,
+    FACTORY_WRITER_SECRET_ACCESS_KEY,
+    PRODUCTION_SECONDS,
+    SHOP_DATABASE_URL,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: children run from here
 VAR = ROOT / "var"  # ignored by git; the default SQLite files live here
@@ -40,6 +52,8 @@ REAL_AWS_VARIABLES = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE",
                       "AWS_DEFAULT_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
                       "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE",
                       "AWS_ROLE_ARN")
+# Names that point at AWS resources: a user's shell may hold them, the local stack must not.
+AWS_ONLY_VARIABLES = (ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN)
 DEFAULT_REGION = Settings().aws_region
 
 
@@ -57,6 +71,10 @@ class StackConfig:
     factory_database_url: str
     admin_token: str
     admin_token_generated: bool
+    # The factory writer's key pair, new every run: the consumers sign their factory calls with
+    # it (as their AWS credentials), the factory verifies them with it.
+    writer_access_key_id: str
+    writer_secret_access_key: str
     visibility_timeout: int
     relay_interval: float
     production_seconds: str | None
@@ -133,6 +151,8 @@ def load(environ=None) -> StackConfig:
         factory_database_url=env.get(FACTORY_DATABASE_URL) or f"sqlite:///{VAR / 'factory.db'}",
         admin_token=token or secrets.token_urlsafe(18),
         admin_token_generated=not token,
+        writer_access_key_id="LOCALWRITER" + secrets.token_hex(5).upper(),
+        writer_secret_access_key=secrets.token_urlsafe(30),
         visibility_timeout=visibility_timeout(env),
         relay_interval=relay_interval(env),
         production_seconds=production,
@@ -143,7 +163,7 @@ def load(environ=None) -> StackConfig:
 def child_environment(config: StackConfig, environ=None) -> dict[str, str]:
     """The environment of every part: the user's, pointed at the local broker and databases."""
     env = dict(os.environ if environ is None else environ)
-    for name in REAL_AWS_VARIABLES:
+    for name in REAL_AWS_VARIABLES + AWS_ONLY_VARIABLES:
         env.pop(name, None)
     region = env.get(AWS_REGION) or env.get(AWS_DEFAULT_REGION) or DEFAULT_REGION
     env.update(FAKE_AWS)
@@ -166,6 +186,19 @@ def child_environment(config: StackConfig, environ=None) -> dict[str, str]:
     else:
         env[PRODUCTION_SECONDS] = config.production_seconds
     return env
+
+
+def part_environment(config: StackConfig, part: str) -> dict[str, str]:
+    """What one part gets on top of `child_environment`: the consumers sign their factory calls
+    with the writer's key pair (boto3's default chain reads it, as it reads a role's on Lambda;
+    moto accepts any key), the factory verifies with it. No other part holds it."""
+    if part == "consumers":
+        return {"AWS_ACCESS_KEY_ID": config.writer_access_key_id,
+                "AWS_SECRET_ACCESS_KEY": config.writer_secret_access_key}
+    if part == "factory":
+        return {FACTORY_WRITER_ACCESS_KEY_ID: config.writer_access_key_id,
+                FACTORY_WRITER_SECRET_ACCESS_KEY: config.writer_secret_access_key}
+    return {}
 
 
 def redact(url: str) -> str:

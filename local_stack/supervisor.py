@@ -213,7 +213,8 @@ class Supervisor:
 
     # -- processes ------------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
+        env = {**self.env, **stack_config.part_environment(self.config, name)}
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # its own process group: killpg reaches all
 
@@ -433,6 +434,7 @@ class Supervisor:
         token_note = ("generated for this session; set ADMIN_TOKEN to choose one"
                       if c.admin_token_generated else "from ADMIN_TOKEN")
         say(f"  admin token: {c.admin_token}  ({token_note})")
+        say("  factory writes: SigV4-signed by the consumers with a key pair made for this run")
         say(f"  try: curl {c.shop_url}/item   or: make demo   |   Ctrl-C stops everything")
         say(BANNER_RULE)
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from inventory_core.config import Settings
 from inventory_core.adapters.migrate import prepare
 from local_stack.gunicorn_runner import free_port  # noqa: F401 (tests import it from here)
+from tests.signing import WRITER
 
 # Fake credentials for moto; never real ones (tests must not be able to reach AWS).
 for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -116,4 +117,4 @@ def settings(moto_endpoint, shop_url, factory_url) -> Settings:
     test sees only its own topics and queues on the shared moto server."""
     return Settings(shop_database_url=shop_url, factory_database_url=factory_url,
                     aws_endpoint_url=moto_endpoint, name_prefix=f"t{uuid.uuid4().hex[:10]}",
-                    admin_token="test-admin-token", production_seconds=0)
+                    admin_token="test-admin-token", production_seconds=0, **WRITER)

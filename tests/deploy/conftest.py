@@ -44,8 +44,9 @@ def save_python_settings(stage: str, directory: Path) -> Path:
 
 
 def api_gateway_event(method: str, path: str, body: dict | None = None,
-                      stage: str = "dev") -> dict:
-    """An API Gateway REST (v1) proxy event, as Lambda receives it behind Zappa's API."""
+                      stage: str = "dev", caller_arn: str | None = None) -> dict:
+    """An API Gateway REST (v1) proxy event, as Lambda receives it behind Zappa's API;
+    `caller_arn` is the caller IAM authorization verified (requestContext.identity.userArn)."""
     headers = {"Host": "abc123defg.execute-api.ap-northeast-2.amazonaws.com",
                "User-Agent": "curl/8.5.0", "Accept": "*/*", "X-Forwarded-Proto": "https",
                "X-Forwarded-For": "203.0.113.10", "X-Forwarded-Port": "443"}
@@ -60,7 +61,8 @@ def api_gateway_event(method: str, path: str, body: dict | None = None,
             "resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/{stage}{path}",
             "stage": stage, "requestId": str(uuid.uuid4()), "accountId": "123456789012",
             "apiId": "abc123defg", "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0"},
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0",
+                         "userArn": caller_arn},
         },
         "body": json.dumps(body) if body is not None else None,
         "isBase64Encoded": False,

@@ -33,6 +33,7 @@ from .conftest import (FakeContext, api_gateway_event, save_python_settings, sch
                        sqs_event)
 
 RELOADED = ("shop_api.wsgi", "factory_api.wsgi")
+WRITER_ROLE_ARN = "arn:aws:iam::123456789012:role/replenish-dev-consumers"
 
 
 @pytest.fixture
@@ -63,6 +64,8 @@ def lambda_stage(tmp_path):
         for name in list(env):
             if name.endswith("_DATABASE_SECRET_ARN"):
                 del env[name]  # no Secrets Manager in front of SQLite
+        # Terraform gives the factory stage its writer (the consumers' role); stand in for it.
+        env.setdefault("FACTORY_WRITER_ROLE_ARN", WRITER_ROLE_ARN)
         env["SHOP_DATABASE_URL"] = settings.shop_database_url
         env["FACTORY_DATABASE_URL"] = settings.factory_database_url
         prepare("shop", settings.shop_database_url)
@@ -161,9 +164,17 @@ def test_factory_stage_serves_its_api_and_dead_letters_what_can_never_succeed(la
     logs = handler(api_gateway_event("GET", "/log"), FakeContext())
     assert logs["statusCode"] == 200 and _body(logs)[0]["requester"] == "jeonghun"
 
-    created = handler(api_gateway_event("POST", "/log", {
-        "factory_id": 2, "factory_name": "Factory2", "item_id": 2, "item_name": "Item2",
-        "quantity": 3, "requester": "zappa"}), FakeContext())
+    # Writes: API Gateway's IAM authorization verified the caller; only the writer role's
+    # session gets through Zappa's handler to the factory (requestContext.identity.userArn).
+    log = {"factory_id": 2, "factory_name": "Factory2", "item_id": 2, "item_name": "Item2",
+           "quantity": 3, "requester": "zappa"}
+    role_name = WRITER_ROLE_ARN.rpartition("/")[2]
+    for caller in (None, "arn:aws:sts::123456789012:assumed-role/replenish-dev-shop/s"):
+        refused = handler(api_gateway_event("POST", "/log", log, caller_arn=caller), FakeContext())
+        assert refused["statusCode"] == 403, caller
+    created = handler(api_gateway_event("POST", "/log", log, caller_arn=(
+        f"arn:aws:sts::123456789012:assumed-role/{role_name}/stock-replenishment-consumers-dev")),
+        FakeContext())
     assert created["statusCode"] == 201
 
     production_queue = _queue_arn(module, f"{settings.name_prefix}-production-queue")

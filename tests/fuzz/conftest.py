@@ -12,6 +12,7 @@ from inventory_core.adapters.db import dispose_all
 from inventory_core.adapters.messaging import ensure_topology
 from inventory_core.adapters.migrate import prepare
 from tests.conftest import _MYSQL_PROBLEM, new_database_url, require_mysql
+from tests.signing import WRITER
 
 ADMIN_TOKEN = "fuzz-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -45,7 +46,7 @@ def fuzz_settings(tmp_path_factory, moto_endpoint):
     settings = Settings(shop_database_url=shop_url, factory_database_url=factory_url,
                         aws_endpoint_url=moto_endpoint, name_prefix=f"fz{uuid.uuid4().hex[:8]}",
                         admin_token=ADMIN_TOKEN, production_seconds=0,
-                        factory_api_url="http://127.0.0.1:9")
+                        factory_api_url="http://127.0.0.1:9", **WRITER)
     ensure_topology(settings)
     yield settings
     dispose_all()

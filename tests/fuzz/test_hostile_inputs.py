@@ -13,6 +13,7 @@ from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.factory import FactoryOutbox, ProductionLog, ProductionOrder
 from inventory_core.adapters.models.shop import Purchase, ReplenishmentOrder
 from tests.helpers import shop_state, shop_uow
+from tests.signing import SignedClient
 
 DEEP = 10_000  # levels of JSON nesting
 
@@ -95,7 +96,8 @@ def everything(fuzz_settings) -> dict:
 
 @pytest.fixture(scope="module")
 def clients(shop_app, factory_app):
-    return {"shop": shop_app.test_client(), "factory": factory_app.test_client()}
+    # The factory's writes signed as the order consumer signs them: the bodies reach validation.
+    return {"shop": shop_app.test_client(), "factory": SignedClient(factory_app.test_client())}
 
 
 @pytest.mark.parametrize("route,label,body", CASES, ids=[f"{r}:{label}" for r, label, _ in CASES])

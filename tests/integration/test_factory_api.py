@@ -14,6 +14,7 @@ from inventory_core.config import Settings
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.factory import FactoryOutbox, ProductionLog, ProductionOrder
 from inventory_core.service_layer.unit_of_work import UnitOfWork
+from tests.signing import WRITER, SignedClient
 
 ORDER = dict(replenishment_order_id=41, factory_id=2, item_id=2, item_name="Item2", quantity=5,
              requester="jeonghun")
@@ -42,9 +43,9 @@ def outbox_rows(url: str, event_type: str | None = None) -> list[FactoryOutbox]:
 
 @pytest.fixture
 def client(factory_url):
-    app = create_app({"SETTINGS": Settings(factory_database_url=factory_url),
+    app = create_app({"SETTINGS": Settings(factory_database_url=factory_url, **WRITER),
                       "PUBLISH_AFTER_COMMIT": False, "TESTING": True})
-    return app.test_client()
+    return SignedClient(app.test_client())
 
 
 # --- the service ------------------------------------------------------------------------------
@@ -256,9 +257,9 @@ def test_post_production_order_201_then_200(client, factory_url):
 
 def test_production_seconds_overrides_the_lead_time(factory_url):
     from datetime import datetime
-    app = create_app({"SETTINGS": Settings(factory_database_url=factory_url, production_seconds=3),
-                      "PUBLISH_AFTER_COMMIT": False})
-    order = app.test_client().post("/production-orders", json=ORDER).json
+    app = create_app({"SETTINGS": Settings(factory_database_url=factory_url, production_seconds=3,
+                                           **WRITER), "PUBLISH_AFTER_COMMIT": False})
+    order = SignedClient(app.test_client()).post("/production-orders", json=ORDER).json
     stored = app.test_client().get(f"/production-orders/{order['production_order_id']}").json
     lead = datetime.fromisoformat(stored["due_at"]) - datetime.fromisoformat(stored["created_at"])
     assert timedelta(seconds=2) <= lead <= timedelta(seconds=4)
@@ -319,7 +320,7 @@ def test_accepting_publishes_the_due_message_right_after_commit(settings):
     from inventory_core.adapters.messaging import Messaging, ensure_topology
     urls = ensure_topology(settings)
     app = create_app({"SETTINGS": settings})  # PUBLISH_AFTER_COMMIT defaults to True
-    order = app.test_client().post("/production-orders", json=ORDER).json
+    order = SignedClient(app.test_client()).post("/production-orders", json=ORDER).json
     sqs = Messaging(settings).client("sqs")
     messages = sqs.receive_message(QueueUrl=urls["production"], MaxNumberOfMessages=10,
                                    WaitTimeSeconds=1, MessageAttributeNames=["All"])["Messages"]
@@ -335,7 +336,7 @@ def test_cli_outbox_relay_publishes_what_was_left_behind(settings):
     from inventory_core.adapters.messaging import Messaging, ensure_topology
     urls = ensure_topology(settings)
     app = create_app({"SETTINGS": settings, "PUBLISH_AFTER_COMMIT": False})
-    order = app.test_client().post("/production-orders", json=ORDER).json
+    order = SignedClient(app.test_client()).post("/production-orders", json=ORDER).json
     assert [r.published_at for r in outbox_rows(settings.factory_database_url)] == [None]
     result = app.test_cli_runner().invoke(args=["outbox", "relay"])
     assert result.exit_code == 0 and "published 1, failed 0" in result.output

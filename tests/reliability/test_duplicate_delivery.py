@@ -13,6 +13,7 @@ from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOr
                                         ShopProcessedEvent, StockLedgerEntry)
 from tests.helpers import shop_uow
 from tests.integration.conftest import ServerThread
+from tests.signing import WRITER
 from tests.reliability.flow import Flow
 
 PURCHASES = [("Item2", 5), ("Item1", 1), ("Item3", 5)] + [("Item2", 7)] * 5
@@ -21,7 +22,8 @@ PURCHASES = [("Item2", 5), ("Item1", 1), ("Item3", 5)] + [("Item2", 7)] * 5
 def deployment(fresh_database, moto_endpoint, label: str) -> Settings:
     return Settings(shop_database_url=fresh_database("shop", f"{label}s"),
                     factory_database_url=fresh_database("factory", f"{label}f"),
-                    aws_endpoint_url=moto_endpoint, name_prefix=f"dup{label}", production_seconds=0)
+                    aws_endpoint_url=moto_endpoint, name_prefix=f"dup{label}", production_seconds=0,
+                    **WRITER)
 
 
 def run(settings: Settings, monkeypatch, chaotic_seed: int | None) -> dict:
