@@ -6,10 +6,12 @@ import os
 
 from flask import Flask, current_app
 from flask_smorest import Api
+from flask_smorest.spec.plugins import integerconverter2paramschema
 
+from api_common.errors import register_error_handlers
+from api_common.validation import RowId
 from inventory_core.config import ENV_VARS, Settings
 from inventory_core.databases import Database
-from api_common.errors import register_error_handlers
 
 OPENAPI_DEFAULTS = {
     "API_VERSION": "1.0.0",
@@ -39,7 +41,9 @@ def build_app(import_name: str, title: str, config: dict | None,
         overrides = {k: str(app.config[k]) for k in ENV_VARS if k in app.config}
         app.config["SETTINGS"] = Settings.from_env({**os.environ, **overrides})
     app.extensions["database"] = database
+    app.url_map.converters["id"] = RowId
     api = Api(app)
+    api.register_converter(RowId, integerconverter2paramschema)
     register_error_handlers(app)
     if not app.debug:
         logging.getLogger().setLevel(logging.INFO)

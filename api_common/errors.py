@@ -44,7 +44,9 @@ def register_error_handlers(app: Flask) -> None:
         # Parse a JSON body once up front: JSON nested thousands deep (RecursionError), an
         # integer of thousands of digits (ValueError) or a lone surrogate escape such as "\ud800"
         # (not text: UnicodeEncodeError in the database driver) would otherwise become a 500.
-        if request.is_json and request.content_length != 0:
+        # An empty body is no body: many clients send Content-Type: application/json on every
+        # request, GETs included, and a route that takes no body must answer them.
+        if request.is_json and request.get_data(cache=True):
             try:
                 json.dumps(json.loads(request.get_data(cache=True)),
                            ensure_ascii=False).encode("utf-8")

@@ -1,8 +1,52 @@
-"""Input limits both APIs enforce: names fit their 100-character columns, quantities the domain's
-range (inventory_core.domain.events.MAX_QUANTITY)."""
-from marshmallow import validate
+"""Input limits both APIs enforce, equal to what the columns hold, so that no value a schema
+accepts is one the database refuses (a 500 on MySQL, whose limits are strict):
+
+- text: `Text` fields, trimmed, no control characters, at most the column's length (NAME: 100);
+- ids: row ids in URLs (`<id:...>`) and bodies up to the column's integer range (INT_MAX for
+  INT columns, BIGINT_MAX for BIGINT ones); a bigger number is "no such row" or invalid, never
+  an overflow in the driver;
+- quantities: the domain's range (inventory_core.domain.events.MAX_QUANTITY).
+
+tests/unit/test_schema_limits.py compares every limit here with its column."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+from werkzeug.routing import IntegerConverter, Map
 
 from inventory_core.domain.events import MAX_QUANTITY
+from inventory_core.domain.text import has_control_characters
 
-NAME = validate.Length(min=1, max=100)
+INT_MAX = 2**31 - 1  # MySQL INT: item, factory and quantity columns
+BIGINT_MAX = 2**63 - 1  # MySQL BIGINT, SQLite INTEGER: orders, purchases, logs, dead letters
+NAME_LENGTH = 100  # every name column: String(100)
+CORRELATION_ID_LENGTH = 36  # production_orders.correlation_id: String(36), an event id
+
+NAME = validate.Length(min=1, max=NAME_LENGTH)
 QUANTITY = validate.Range(min=1, max=MAX_QUANTITY)
+ID = validate.Range(min=1, max=INT_MAX)
+BIG_ID = validate.Range(min=1, max=BIGINT_MAX)
+CORRELATION_ID = [validate.Length(min=1, max=CORRELATION_ID_LENGTH),
+                  validate.Regexp(r"^[\x21-\x7e]+$", error="Printable ASCII without spaces.")]
+
+
+class Text(fields.String):
+    """User text: leading and trailing white space removed, then refused if it holds a control
+    or invisible formatting character (inventory_core.domain.text). Length validators apply to
+    the trimmed text, so "   " is empty."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if has_control_characters(text):
+            raise ValidationError("Must not contain control characters (line breaks, tabs, "
+                                  "escapes, invisible formatting).")
+        return text
+
+
+class RowId(IntegerConverter):
+    """`<id:name>` in a route: digits from 1 to BIGINT_MAX; anything else matches no route (404)
+    instead of reaching the database driver as a number it cannot bind."""
+
+    def __init__(self, url_map: Map, max: int = BIGINT_MAX) -> None:
+        super().__init__(url_map, min=1, max=max)

@@ -39,7 +39,7 @@ def list_production_orders(query: dict):
                                                   query["limit"])
 
 
-@blp.get("/production-orders/<int:production_order_id>")
+@blp.get("/production-orders/<id:production_order_id>")
 @blp.response(200, schemas.ProductionOrder)
 @blp.alt_response(404, description="No such production order")
 def get_production_order(production_order_id: int):

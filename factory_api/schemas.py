@@ -3,32 +3,30 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api_common.validation import NAME, QUANTITY
+from api_common.validation import BIG_ID, CORRELATION_ID, ID, NAME, QUANTITY, Text
 from inventory_core.service_layer.factory_service import STATUSES
-
-ID = validate.Range(min=1)
 
 
 class SeedLog(Schema):
     """The seed's `POST /log` body."""
     factory_id = fields.Integer(required=True, strict=True, validate=ID)
-    factory_name = fields.String(required=True, validate=NAME)
+    factory_name = Text(required=True, validate=NAME)
     item_id = fields.Integer(required=True, strict=True, validate=ID)
-    item_name = fields.String(required=True, validate=NAME)
+    item_name = Text(required=True, validate=NAME)
     quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
-    requester = fields.String(required=True, validate=NAME)
+    requester = Text(required=True, validate=NAME)
 
 
 class ProductionOrderRequest(Schema):
     replenishment_order_id = fields.Integer(
-        required=True, strict=True, validate=ID,
+        required=True, strict=True, validate=BIG_ID,
         metadata={"description": "The shop's replenishment order: one production order each."})
     factory_id = fields.Integer(required=True, strict=True, validate=ID)
     item_id = fields.Integer(required=True, strict=True, validate=ID)
-    item_name = fields.String(required=True, validate=NAME)
+    item_name = Text(required=True, validate=NAME)
     quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
-    requester = fields.String(required=True, validate=NAME)
-    correlation_id = fields.String(load_default=None, allow_none=True, validate=NAME)
+    requester = Text(required=True, validate=NAME)
+    correlation_id = fields.String(load_default=None, allow_none=True, validate=CORRELATION_ID)
 
 
 class ProductionOrder(Schema):

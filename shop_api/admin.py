@@ -13,7 +13,7 @@ blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operations 
 BEARER = [{"bearerAuth": []}]
 
 
-@blp.post("/items/<int:item_id>/stock-adjustments")
+@blp.post("/items/<id:item_id>/stock-adjustments")
 @blp.arguments(schemas.StockAdjustment)
 @blp.response(200, schemas.StockLevel)
 @blp.doc(security=BEARER)
@@ -38,7 +38,7 @@ def list_dead_letters(query: dict):
     return dead_letters.list_dead_letters(unit_of_work(), query.get("status"), query["limit"])
 
 
-@blp.get("/dead-letters/<int:dead_letter_id>")
+@blp.get("/dead-letters/<id:dead_letter_id>")
 @blp.response(200, schemas.DeadLetter)
 @blp.alt_response(404, description="No such dead letter")
 @blp.doc(security=BEARER)
@@ -50,7 +50,7 @@ def get_dead_letter(dead_letter_id: int):
     return row
 
 
-@blp.post("/dead-letters/<int:dead_letter_id>/redrive")
+@blp.post("/dead-letters/<id:dead_letter_id>/redrive")
 @blp.response(200, schemas.DeadLetter)
 @blp.alt_response(404, description="No such dead letter")
 @blp.alt_response(409, description="Already redriven")

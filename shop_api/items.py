@@ -17,7 +17,7 @@ def list_items():
     return shop_service.list_items(unit_of_work())
 
 
-@blp.get("/items/<int:item_id>")
+@blp.get("/items/<id:item_id>")
 @blp.response(200, schemas.Item)
 @blp.alt_response(404, description="No such item")
 def get_item(item_id: int):
@@ -53,7 +53,7 @@ def list_replenishments(query: dict):
     return shop_service.list_replenishments(unit_of_work(), query.get("status"), query["limit"])
 
 
-@blp.get("/replenishment-orders/<int:replenishment_order_id>")
+@blp.get("/replenishment-orders/<id:replenishment_order_id>")
 @blp.response(200, schemas.ReplenishmentOrder)
 @blp.alt_response(404, description="No such replenishment order")
 def get_replenishment(replenishment_order_id: int):

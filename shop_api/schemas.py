@@ -3,23 +3,23 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api_common.validation import NAME, QUANTITY
+from api_common.validation import ID, NAME, QUANTITY, Text
 from inventory_core.domain.events import MAX_QUANTITY
-
 
 
 class SeedPurchase(Schema):
     """The seed's `POST /item` body."""
-    item_name = fields.String(required=True, validate=NAME)
+    item_name = Text(required=True, validate=NAME)
     quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
-    requester = fields.String(required=True, validate=NAME)
+    requester = Text(required=True, validate=NAME)
 
 
 class PurchaseRequest(Schema):
-    item_id = fields.Integer(strict=True, validate=validate.Range(min=1))
-    item_name = fields.String(validate=NAME)
+    item_id = fields.Integer(strict=True, validate=ID)
+    item_name = Text(validate=NAME)
     quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
-    requester = fields.String(required=True, validate=NAME)
+    requester = Text(required=True, validate=NAME,
+                     metadata={"description": "Trimmed; no control characters."})
 
     @validates_schema
     def one_item_reference(self, data, **kwargs):
@@ -79,7 +79,7 @@ class ReplenishmentQuery(Schema):
 class StockAdjustment(Schema):
     delta = fields.Integer(required=True, strict=True,
                            validate=validate.Range(min=-MAX_QUANTITY, max=MAX_QUANTITY))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=90))
+    reason = Text(required=True, validate=validate.Length(min=1, max=90))
 
 
 class StockLevel(Schema):

@@ -29,6 +29,7 @@ from typing import Protocol
 from sqlalchemy import and_, or_, select, update
 
 from inventory_core.domain.events import Event
+from inventory_core.domain.text import one_line
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import (Advertisement, EmailLog, Factory, Item,
@@ -80,8 +81,10 @@ def record_event(uow: UnitOfWork, event: Event) -> tuple[bool, str | None]:
             return False, None
         ad_change, emails = PLANNERS[event.type](session, event)
         for email in emails:
+            # Plain text only (the Mailer sends no HTML); a subject is one line whatever the
+            # names in it hold.
             session.add(EmailLog(event_id=event.event_id, event_type=event.type,
-                                 recipient=email.recipient, subject=email.subject[:200],
+                                 recipient=email.recipient, subject=one_line(email.subject)[:200],
                                  body=email.body, status="pending"))
         uow.commit()
     if ad_change:
@@ -157,7 +160,7 @@ def _on_replenishment_requested(session, event: Event) -> tuple[str | None, list
         f"(item {p['item_id']}).\n"
         f"Replenishment order: {p['replenishment_order_id']}\n"
         f"Reason: {REASONS.get(p['trigger'], p['trigger'])}\n"
-        f"Requested by: {p['requester']}\n"
+        f"Requested by: {one_line(p['requester'])}\n"
         f"Requested at: {event.occurred_at}\n\n"
         f"Event: {event.event_id}\n")]
 

@@ -30,6 +30,8 @@ TEXT_FIELDS = {"/item": ("item_name", "requester"), "/purchases": ("requester",)
                "/production-orders": ("item_name", "requester"),
                "/log": ("factory_name", "item_name", "requester")}
 NUMBER_FIELD = "quantity"
+ID_FIELDS = {"/purchases": ("item_id",), "/log": ("factory_id", "item_id"),
+             "/production-orders": ("replenishment_order_id", "factory_id", "item_id")}
 
 SQL = ["Item1' OR '1'='1", "Item1'; DROP TABLE items; --", '" OR ""="', "1; SELECT SLEEP(5)",
        "Item1\\'); DELETE FROM logs; --"]
@@ -59,10 +61,19 @@ def cases():
             for n, text in enumerate(UNICODE_TOO_LONG):
                 yield route, f"{name}-long{n}", raw({**valid, name: text})
             yield route, f"{name}-empty", raw({**valid, name: ""})
+            yield route, f"{name}-blank", raw({**valid, name: " \t "})
+            yield route, f"{name}-crlf", raw({**valid, name: "a\r\nBcc: victim@example.com"})
+            yield route, f"{name}-escape", raw({**valid, name: "\x1b[2Jcleared"})
             yield route, f"{name}-number", raw({**valid, name: 12345})
             # A lone surrogate in an otherwise valid body, so it reaches text handling (and the
             # database): not UTF-8, never storable, so it must be refused.
             yield route, f"{name}-lone-surrogate", lone_surrogate(valid, name)
+        for name in ID_FIELDS.get(route, ()):  # past the column's range (INT or BIGINT)
+            for n, value in enumerate((2**31, 2**63, 10**19)):
+                if (name, value) != ("replenishment_order_id", 2**31):  # a BIGINT takes it
+                    yield route, f"{name}-range{n}", raw({**valid, name: value})
+        if route == "/production-orders":  # its column is String(36)
+            yield route, "correlation-id-37", raw({**valid, "correlation_id": "c" * 37})
         for n, value in enumerate(WRONG_TYPES):
             yield route, f"quantity-type{n}", raw({**valid, NUMBER_FIELD: value})
         for literal in ("NaN", "Infinity", "-Infinity", "1e400", "1" * 5000):

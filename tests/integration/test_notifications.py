@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select, text
 from consumers import notify, runtime
 from inventory_core.service_layer import dashboard, notifications, shop_service
 from inventory_core.adapters.db import session_factory
-from inventory_core.domain.events import parse_event
+from inventory_core.domain.events import new_event, parse_event
 from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensure_topology
 from inventory_core.adapters.migrate import upgrade
 from inventory_core.adapters.models.shop import Advertisement, EmailLog, ShopOutbox, ShopProcessedEvent
@@ -320,6 +320,42 @@ def test_a_factory_without_a_manager_gets_no_email(shop_url):
     [event] = _events(shop_url, "replenishment.requested")
     result = notifications.handle_event(uow, mailer, "s@example.com", event)
     assert result.recorded and result.sent == 0 and mailer.sent == []
+
+
+def test_user_text_reaches_an_email_only_as_one_line_of_plain_text(deployment):
+    """A requester the API refuses today ("a\r\nBcc: ...") can still arrive in an older or
+    forged replenishment.requested: the e-mail keeps it on its own line of plain text, to the
+    factory manager alone (moto's SES, over HTTP)."""
+    settings, _ = deployment
+    ensure_ses_sender(settings)
+    hostile = "a\r\nBcc: victim@example.com\r\n\r\n<b>urgent</b>"
+    event = new_event("replenishment.requested", {
+        "replenishment_order_id": 9, "item_id": 1, "item_name": "Item1", "factory_id": 1,
+        "factory_name": "Factory1", "quantity": 3, "requester": hostile, "trigger": "shortage"})
+    result = notifications.handle_event(shop_uow(settings.shop_database_url),
+                                        Messaging(settings), settings.ses_sender, event)
+    assert result.sent == 1
+    [mail] = ses_messages(settings.aws_endpoint_url, settings.ses_sender)
+    assert mail["destinations"] == {"ToAddresses": ["factory1@example.com"]}
+    assert "Requested by: a  Bcc: victim@example.com    <b>urgent</b>\n" in mail["body"]
+    assert "\r" not in mail["body"] and "\r" not in mail["subject"] and "\n" not in mail["subject"]
+
+
+def test_the_mailer_sends_a_text_part_only():
+    """SES gets a Text body and never an Html one: nothing a user typed is rendered as HTML."""
+    from botocore.stub import Stubber
+
+    from inventory_core.config import Settings
+    messaging = Messaging(Settings())
+    client = messaging.client("ses")
+    with Stubber(client) as stub:
+        stub.add_response("send_email", {"MessageId": "m-1"}, expected_params={
+            "Source": "s@example.com", "Destination": {"ToAddresses": ["to@example.com"]},
+            "Message": {"Subject": {"Data": "subject", "Charset": "UTF-8"},
+                        "Body": {"Text": {"Data": "<b>body</b>", "Charset": "UTF-8"}}}})
+        assert messaging.send_email("s@example.com", "to@example.com", "subject",
+                                    "<b>body</b>") == "m-1"
+        stub.assert_no_pending_responses()
 
 
 # --- the dashboard's read model and page --------------------------------------------------------

@@ -122,7 +122,9 @@ def test_hostile_input_gets_a_4xx_json_error_and_changes_nothing(client, shop_ur
 def test_sql_looking_or_odd_names_are_just_unknown_items(client, shop_url, name):
     before = shop_state(shop_url)
     assert buy(client, name=name, quantity=1).status_code == 400
-    assert client.post("/purchases", json={"item_name": name, "quantity": 1, "requester": "a"}).status_code == 404
+    expected = 422 if "\x00" in name else 404  # a NUL is refused as text before any lookup
+    assert client.post("/purchases", json={"item_name": name, "quantity": 1,
+                                           "requester": "a"}).status_code == expected
     assert shop_state(shop_url) == before
 
 
