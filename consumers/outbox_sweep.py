@@ -11,6 +11,7 @@ import time
 
 from consumers import runtime
 from inventory_core.adapters import outbox
+from inventory_core.service_layer import shop_service
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,11 @@ def _time_budget(context) -> float:
 
 
 def shop_handler(event=None, context=None) -> dict:
-    return sweep(runtime.shop_uow(), max_seconds=_time_budget(context))
+    """The shop's sweep; also forgets what the shop keeps only for a while (Idempotency-Keys
+    after a day), since it runs on a schedule anyway (every minute on AWS)."""
+    totals = sweep(runtime.shop_uow(), max_seconds=_time_budget(context))
+    totals["forgotten"] = shop_service.forget_expired(runtime.shop_uow())
+    return totals
 
 
 def factory_handler(event=None, context=None) -> dict:

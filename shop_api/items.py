@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from api_common.errors import error_response, json_response
 from inventory_core.service_layer import shop_service
-from shop_api import schemas
+from shop_api import idempotency, schemas
 from api_common.context import unit_of_work
 
 blp = Blueprint("shop", __name__, description="Items, purchases and replenishment orders")
@@ -32,18 +32,36 @@ def get_item(item_id: int):
 @blp.response(201, schemas.PurchaseResult)
 @blp.alt_response(409, schema=schemas.Shortage, description="Too little stock; nothing was sold")
 @blp.alt_response(404, description="No such item")
+@blp.alt_response(400, description="A malformed Idempotency-Key")
+@blp.doc(parameters=[idempotency.HEADER_DOC])
 def create_purchase(body: dict):
+    """Buy; with an `Idempotency-Key`, a retry gets the first answer and buys nothing more."""
     item = body["item_name"] if "item_name" in body else body["item_id"]
     try:
-        result = shop_service.purchase(unit_of_work(), item, body["quantity"], body["requester"])
+        keyed = idempotency.keyed_request(body)
+    except idempotency.InvalidKey as exc:
+        return error_response(400, str(exc))
+    try:
+        if keyed is None:
+            status, answer = purchase_answer(shop_service.purchase(
+                unit_of_work(), item, body["quantity"], body["requester"]))
+            return json_response(status, answer)
+        return idempotency.answered(shop_service.purchase_once(
+            unit_of_work(), keyed, purchase_answer, item, body["quantity"], body["requester"]))
     except shop_service.ItemNotFound:
         return error_response(404, "That item does not exist.")
+    except shop_service.KeyReused as exc:
+        return error_response(422, f"{exc}; use a new key for a new purchase.")
+
+
+def purchase_answer(result: shop_service.PurchaseResult) -> tuple[int, dict]:
+    """201 and what was sold, or 409 and the shortage: the answer a keyed retry gets again."""
     if result.completed:
-        return result
+        return 201, schemas.PurchaseResult().dump(result)
     shortage = {"message": "Too little stock; a replenishment order is in progress.",
                 "purchase_id": result.purchase_id, "requested": result.quantity,
                 "available": result.remaining, "replenishment_order": result.replenishment}
-    return json_response(409, schemas.Shortage().dump(shortage))
+    return 409, schemas.Shortage().dump(shortage)
 
 
 @blp.get("/replenishment-orders")

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
-from api_common.errors import error_response
+from api_common.errors import error_response, json_response
 from inventory_core.service_layer import shop_service
 from api_common.context import unit_of_work
+from shop_api import idempotency
 from shop_api.schemas import SeedPurchase
 
 blp = Blueprint("seed", __name__)
@@ -29,10 +30,23 @@ def buy():
     except ValidationError as exc:
         return error_response(400, "Invalid purchase request.", seed_shape=True, errors=exc.messages)
     try:
-        result = shop_service.purchase(unit_of_work(), order["item_name"], order["quantity"],
-                                       order["requester"])
+        keyed = idempotency.keyed_request(order)
+    except idempotency.InvalidKey as exc:
+        return error_response(400, str(exc), seed_shape=True)
+    args = (order["item_name"], order["quantity"], order["requester"])
+    try:
+        if keyed is None:
+            return json_response(*seed_answer(shop_service.purchase(unit_of_work(), *args)))
+        return idempotency.answered(
+            shop_service.purchase_once(unit_of_work(), keyed, seed_answer, *args))
     except shop_service.ItemNotFound:
         return error_response(400, "상품 없음", seed_shape=True)
+    except shop_service.KeyReused as exc:
+        return error_response(422, f"{exc}; use a new key for a new purchase.", seed_shape=True)
+
+
+def seed_answer(result: shop_service.PurchaseResult) -> tuple[int, dict]:
+    """The seed's messages, 200 either way."""
     if result.completed:
-        return jsonify(message=f"구매 완료! 남은 재고: {result.remaining}")
-    return jsonify(message=f"구매 실패! 남은 재고: {result.remaining}, 생산요청 진행중")
+        return 200, {"message": f"구매 완료! 남은 재고: {result.remaining}"}
+    return 200, {"message": f"구매 실패! 남은 재고: {result.remaining}, 생산요청 진행중"}

@@ -1,12 +1,16 @@
 """The shop's use cases. Each takes a UnitOfWork on the shop database and commits it once."""
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
 from inventory_core.domain.events import MAX_QUANTITY, new_event
+from inventory_core.adapters import idempotency_keys
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOrder, ShopProcessedEvent,
@@ -18,6 +22,27 @@ from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transien
 
 class ItemNotFound(LookupError):
     pass
+
+
+class KeyReused(ValueError):
+    """An Idempotency-Key sent again with a different request."""
+
+
+# Keys are kept at least this long (the IETF draft and Stripe: 24 h); a retry after that is new.
+KEEP_IDEMPOTENCY_KEYS = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    key: str  # the client's Idempotency-Key
+    fingerprint: str  # a hash of what was asked (method, route, body): "the same request"?
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+    replayed: bool = False  # True: the stored answer of an earlier request with the same key
 
 
 @dataclass(frozen=True)
@@ -68,36 +93,79 @@ def purchase(uow: UnitOfWork, item: str | int, quantity: int, requester: str) ->
     otherwise sell nothing and make sure a replenishment order is open for it (one at most)."""
     check_quantity(quantity)
     with uow:
-        session = uow.session
-        item = _find_item(session, item)
-        # The conditional decrement: of many concurrent buyers, only those the stock covers match.
-        sold = session.execute(
-            update(Item).where(Item.item_id == item.item_id, Item.quantity >= quantity)
-            .values(quantity=Item.quantity - quantity)
-            .execution_options(synchronize_session=False)).rowcount == 1
-        # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
-        # quantity as it is now: after our decrement, or as the shortage found it.
-        remaining = session.scalar(select(Item.quantity).where(Item.item_id == item.item_id)
-                                   .with_for_update())
-        record = Purchase(item_id=item.item_id, quantity=quantity, requester=requester,
-                          status="completed" if sold else "short", remaining=remaining)
-        session.add(record)
-        session.flush()
-        order = None
-        if sold:
-            _ledger(session, item.item_id, -quantity, remaining, "sale", f"purchase:{record.purchase_id}")
-            if remaining == 0:
-                _emit_stock_event(uow, "stock.depleted", item, remaining)
-            if needs_reorder(rule_of(item), remaining):
-                order = _ensure_replenishment(uow, item, remaining, 0, requester, "reorder_point")
-        else:
-            order = _ensure_replenishment(uow, item, remaining, quantity - remaining, requester,
-                                          "shortage")
-        record.replenishment_order_id = order.replenishment_order_id if order else None
-        result = PurchaseResult(sold, record.purchase_id, item.item_id, item.name, quantity,
-                                remaining, replenishment_as_dict(order) if order else None)
+        result = _sell(uow, item, quantity, requester)
         uow.commit()
     return result
+
+
+@retry_transient
+def purchase_once(uow: UnitOfWork, request: KeyedRequest,
+                  answer: Callable[[PurchaseResult], tuple[int, dict]], item: str | int,
+                  quantity: int, requester: str) -> Answer:
+    """`purchase`, at most once per Idempotency-Key: the key is claimed in the sale's own
+    transaction with the answer (`answer(result)`: status and JSON body) the client got. A retry
+    with the same key and request gets that answer back and sells nothing more, also while the
+    first is still running (it waits for it); the same key with another request raises
+    KeyReused. A purchase that sold nothing for want of the item stores nothing (ItemNotFound)."""
+    check_quantity(quantity)
+    with uow:
+        first = idempotency_keys.claim_key(uow.session, request.key, request.fingerprint)
+        if first is not None:
+            if first.request_hash != request.fingerprint:
+                raise KeyReused("this Idempotency-Key was used for a different request")
+            return Answer(first.status_code, json.loads(first.response_body), replayed=True)
+        status, body = answer(_sell(uow, item, quantity, requester))
+        idempotency_keys.record_answer(uow.session, request.key, status,
+                                       json.dumps(body, ensure_ascii=False))
+        uow.commit()
+    return Answer(status, body)
+
+
+def _sell(uow: UnitOfWork, item: str | int, quantity: int, requester: str) -> PurchaseResult:
+    session = uow.session
+    found = _find_item(session, item)
+    # The conditional decrement: of many concurrent buyers, only those the stock covers match.
+    sold = session.execute(
+        update(Item).where(Item.item_id == found.item_id, Item.quantity >= quantity)
+        .values(quantity=Item.quantity - quantity)
+        .execution_options(synchronize_session=False)).rowcount == 1
+    # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
+    # quantity as it is now: after our decrement, or as the shortage found it.
+    remaining = session.scalar(select(Item.quantity).where(Item.item_id == found.item_id)
+                               .with_for_update())
+    record = Purchase(item_id=found.item_id, quantity=quantity, requester=requester,
+                      status="completed" if sold else "short", remaining=remaining)
+    session.add(record)
+    session.flush()
+    order = None
+    if sold:
+        _ledger(session, found.item_id, -quantity, remaining, "sale",
+                f"purchase:{record.purchase_id}")
+        if remaining == 0:
+            _emit_stock_event(uow, "stock.depleted", found, remaining)
+        if needs_reorder(rule_of(found), remaining):
+            order = _ensure_replenishment(uow, found, remaining, 0, requester, "reorder_point")
+    else:
+        order = _ensure_replenishment(uow, found, remaining, quantity - remaining, requester,
+                                      "shortage")
+    record.replenishment_order_id = order.replenishment_order_id if order else None
+    return PurchaseResult(sold, record.purchase_id, found.item_id, found.name, quantity,
+                          remaining, replenishment_as_dict(order) if order else None)
+
+
+def forget_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int:
+    """Delete Idempotency-Keys older than KEEP_IDEMPOTENCY_KEYS; how many."""
+    cutoff = (now or utcnow()) - KEEP_IDEMPOTENCY_KEYS
+    with uow:
+        forgotten = idempotency_keys.forget_keys_before(uow.session, cutoff)
+        uow.commit()
+    return forgotten
+
+
+def forget_expired(uow: UnitOfWork, now: datetime | None = None) -> dict[str, int]:
+    """What the shop keeps only for a while, deleted once it has expired (the shop's scheduled
+    sweep calls this): how many of each."""
+    return {"idempotency_keys": forget_idempotency_keys(uow, now)}
 
 
 def _ensure_replenishment(uow, item, on_hand, shortfall, requester, trigger) -> ReplenishmentOrder:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, CheckConstraint, ForeignKey, Integer, MetaData, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, MetaData,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from inventory_core.adapters.models.common import (NAMING, BigId, OutboxMixin, ProcessedEventMixin,
@@ -171,6 +171,34 @@ class EmailLog(ShopBase):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKey(ShopBase):
+    """A client's `Idempotency-Key` on a purchase and the answer it got, written in the sale's own
+    transaction: a retry with the same key and the same request is answered from here and sells
+    nothing. The key is kept as its SHA-256 (exact, case-sensitive, fixed length whatever the
+    client sends); rows older than a day are deleted by the shop's scheduled sweep."""
+
+    __tablename__ = "idempotency_keys"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))  # method, route and body: "the same"?
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)  # JSON, as first answered
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class LoginAttempt(ShopBase):
+    """One operator sign-in attempt, from which client and whether it succeeded: the rate limit
+    counts a client's recent attempts (across every process and Lambda container); kept a day."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_client_time", "client", "attempted_at"),)
+
+    attempt_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64))  # an IPv4 or IPv6 address
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class ShopOutbox(OutboxMixin, ShopBase):
