@@ -11,7 +11,7 @@ import time
 
 from consumers import runtime
 from inventory_core.adapters import outbox
-from inventory_core.service_layer import shop_service
+from inventory_core.service_layer import housekeeping
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,10 @@ def _time_budget(context) -> float:
 
 
 def shop_handler(event=None, context=None) -> dict:
-    """The shop's sweep; also forgets what the shop keeps only for a while (Idempotency-Keys
-    after a day), since it runs on a schedule anyway (every minute on AWS)."""
+    """The shop's sweep; also forgets what the shop keeps only for a while (Idempotency-Keys,
+    sign-in attempts: a day), since it runs on a schedule anyway (every minute on AWS)."""
     totals = sweep(runtime.shop_uow(), max_seconds=_time_budget(context))
-    totals["forgotten"] = shop_service.forget_expired(runtime.shop_uow())
+    totals["forgotten"] = housekeeping.forget_expired(runtime.shop_uow())
     return totals
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from api_common import settings_of
+from api_common import privacy, settings_of
 from api_common.context import unit_of_work
 from api_common.errors import error_response
 from factory_api import schemas
@@ -35,8 +35,9 @@ def accept_production_order(body: dict):
 @blp.arguments(schemas.ProductionOrderQuery, location="query")
 @blp.response(200, schemas.ProductionOrder(many=True))
 def list_production_orders(query: dict):
-    return factory_service.list_production_orders(unit_of_work(), query.get("status"),
-                                                  query["limit"])
+    """Requesters in full for operators only (masked: "j***")."""
+    return privacy.all_for_caller(factory_service.list_production_orders(
+        unit_of_work(), query.get("status"), query["limit"]))
 
 
 @blp.get("/production-orders/<id:production_order_id>")
@@ -46,7 +47,7 @@ def get_production_order(production_order_id: int):
     order = factory_service.get_production_order(unit_of_work(), production_order_id)
     if order is None:
         return error_response(404, f"Production order {production_order_id} does not exist.")
-    return order
+    return privacy.for_caller(order)
 
 
 @blp.get("/health")

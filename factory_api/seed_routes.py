@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from marshmallow import EXCLUDE, ValidationError
 
+from api_common import privacy
 from api_common.context import unit_of_work
 from api_common.errors import error_response
 from factory_api.schemas import SeedLog
@@ -18,7 +19,9 @@ def list_logs():
     limit = request.args.get("limit", type=int)
     if limit is not None and not 1 <= limit <= MAX_LOGS:
         return error_response(400, f"limit must be from 1 to {MAX_LOGS}.", seed_shape=True)
-    return jsonify(factory_service.list_logs(unit_of_work(), limit or MAX_LOGS))
+    # The seed's shape, key for key; the requester masked unless the caller is an operator.
+    return jsonify(privacy.all_for_caller(factory_service.list_logs(unit_of_work(),
+                                                                    limit or MAX_LOGS)))
 
 
 @blp.post("/log")

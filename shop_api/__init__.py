@@ -14,5 +14,7 @@ def create_app(config: dict | None = None) -> Flask:
     api.register_blueprint(items.blp)
     api.register_blueprint(admin.blp)
     app.register_blueprint(dashboard.bp)  # the operations page (HTML), not in OpenAPI
+    app.extensions["operator_throttle"] = dashboard.SignInThrottle()  # wrong credentials, limited
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     cli.register(app)
     return app

@@ -1,15 +1,17 @@
-"""Admin routes, behind the ADMIN_TOKEN bearer token (the seed's stock update was open to all)."""
+"""Admin routes, for operators only (api_common.auth.admin_required: the admin bearer token, or a
+signed-in dashboard session with its CSRF token). The seed's stock update was open to all."""
 from __future__ import annotations
 
 from flask_smorest import Blueprint
 
 from api_common.auth import admin_required
+from api_common.context import messaging, unit_of_work
 from api_common.errors import error_response
 from inventory_core.service_layer import dead_letters, shop_service
 from shop_api import schemas
-from api_common.context import messaging, unit_of_work
 
-blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operations (bearer token)")
+blp = Blueprint("admin", __name__, url_prefix="/admin",
+                description="Operations (admin bearer token or operator session)")
 BEARER = [{"bearerAuth": []}]
 
 

@@ -1,40 +1,126 @@
-"""The operations dashboard: one server-rendered page (GET /dashboard) and the JSON it polls
-(GET /dashboard/state). No build step: a Jinja template, one CSS and one JS file, no CDN.
+"""The operations dashboard, for signed-in operators only: one server-rendered page
+(GET /dashboard) and the JSON it polls (GET /dashboard/state). No build step: Jinja templates,
+one CSS and one JS file, no CDN, and a strict content-security policy (no inline script).
 
-Read-only and public like GET /items; it shows no token and no connection string. The one action
-on it, redriving a dead letter, calls the admin API with a bearer token the browser asks for."""
+Sign-in (GET/POST /dashboard/login) takes the admin credential once and sets the operator
+session cookie (api_common.auth); POST /dashboard/logout ends it. Without a session the page
+redirects to the sign-in page and the feed answers 401. Sign-in attempts are limited per client
+(inventory_core.service_layer.sign_in); a refused one is logged with the client's address and
+never with what was typed.
+
+Buttons: every state-changing button on the page is `<button data-action="<admin URL>">` and is
+sent by the one client-side helper in static/dashboard.js (POST, same origin, the session's CSRF
+token in X-CSRF-Token); the admin route it calls is guarded by `admin_required`, which checks the
+session and that token. A new action (cancel, re-publish) needs a route and a button, nothing else.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template
+import logging
 
-from inventory_core.service_layer import dashboard
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from api_common import auth
 from api_common.context import unit_of_work
+from inventory_core.service_layer import dashboard, sign_in
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
                static_folder="static", static_url_path="/static")
 REFRESH_SECONDS = 2.5
 # Everything the page loads comes from this origin; no inline script can run (inline styles
-# may: the stock bars' widths).
+# may: the stock bars' widths); forms post only here; no other site may frame it.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
 
 
-def _read_only(response):
+def _hardened(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
 @bp.get("")
-def page():
+def page() -> Response:
+    session = auth.current_session()
+    if session is None:
+        return _hardened(redirect(url_for("dashboard.sign_in_page"), 303))
     state = dashboard.dashboard_state(unit_of_work())
-    return _read_only(make_response(render_template(
-        "dashboard.html", state=state, refresh_ms=int(REFRESH_SECONDS * 1000))))
+    return _hardened(make_response(render_template(
+        "dashboard.html", state=state, refresh_ms=int(REFRESH_SECONDS * 1000),
+        csrf_token=session.csrf_token)))
 
 
 @bp.get("/state")
-def state_json():
-    return _read_only(make_response(dashboard.dashboard_state(unit_of_work())))
+@auth.admin_required
+def state_json() -> Response:
+    return _hardened(make_response(dashboard.dashboard_state(unit_of_work())))
+
+
+# --- signing in and out ----------------------------------------------------------------------
+
+def _sign_in_form(status: int = 200, problem: str | None = None) -> Response:
+    try:
+        enabled = bool(auth.admin_credential())
+    except auth.CredentialUnavailable:
+        enabled, problem = False, "The admin credential cannot be read right now; try again."
+    return _hardened(make_response(render_template(
+        "sign_in.html", enabled=enabled, problem=problem), status))
+
+
+@bp.get("/login")
+def sign_in_page() -> Response:
+    if auth.current_session() is not None:
+        return _hardened(redirect(url_for("dashboard.page"), 303))
+    return _sign_in_form()
+
+
+class SignInThrottle:
+    """The shop's `auth.Throttle`: attempts counted in its database, across every process."""
+
+    def seconds_to_wait(self, client: str) -> int:
+        return sign_in.seconds_to_wait(unit_of_work(), client)
+
+    def record(self, client: str, succeeded: bool) -> None:
+        sign_in.record_attempt(unit_of_work(), client, succeeded)
+
+
+@bp.post("/login")
+def sign_in_submit() -> Response:
+    client, limiter = auth.client_address(), SignInThrottle()
+    wait = limiter.seconds_to_wait(client)
+    if wait:
+        log.warning("operator sign-in refused: too many attempts from %s", client)
+        response = _sign_in_form(429, f"Too many attempts; try again in {wait} s.")
+        response.headers["Retry-After"] = str(wait)
+        return response
+    try:
+        credential = auth.admin_credential()
+    except auth.CredentialUnavailable:
+        return _sign_in_form(503)
+    if not credential:
+        return _sign_in_form(403)
+    offered = request.form.get("credential", "")
+    succeeded = auth.credential_matches(offered, credential)
+    limiter.record(client, succeeded)
+    if not succeeded:
+        # Who and when, never what was typed: a mistyped credential is a near miss of the real one.
+        log.warning("operator sign-in refused: wrong credential from %s", client)
+        return _sign_in_form(401, "That is not the admin credential.")
+    log.info("operator signed in from %s", client)
+    response = _hardened(redirect(url_for("dashboard.page"), 303))
+    auth.start_session(response, credential)
+    return response
+
+
+@bp.post("/logout")
+@auth.admin_required
+def sign_out() -> Response:
+    response = _hardened(redirect(url_for("dashboard.sign_in_page"), 303))
+    auth.end_session(response)
+    return response

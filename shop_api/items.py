@@ -1,12 +1,16 @@
 """The REST API: items, purchases and replenishment orders."""
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 from flask_smorest import Blueprint
 
+from api_common import privacy
+from api_common.context import unit_of_work
 from api_common.errors import error_response, json_response
 from inventory_core.service_layer import shop_service
 from shop_api import idempotency, schemas
-from api_common.context import unit_of_work
 
 blp = Blueprint("shop", __name__, description="Items, purchases and replenishment orders")
 
@@ -37,25 +41,28 @@ def get_item(item_id: int):
 def create_purchase(body: dict):
     """Buy; with an `Idempotency-Key`, a retry gets the first answer and buys nothing more."""
     item = body["item_name"] if "item_name" in body else body["item_id"]
+    answer = functools.partial(purchase_answer, operator=privacy.is_operator())
     try:
         keyed = idempotency.keyed_request(body)
     except idempotency.InvalidKey as exc:
         return error_response(400, str(exc))
     try:
         if keyed is None:
-            status, answer = purchase_answer(shop_service.purchase(
-                unit_of_work(), item, body["quantity"], body["requester"]))
-            return json_response(status, answer)
+            return json_response(*answer(shop_service.purchase(
+                unit_of_work(), item, body["quantity"], body["requester"])))
         return idempotency.answered(shop_service.purchase_once(
-            unit_of_work(), keyed, purchase_answer, item, body["quantity"], body["requester"]))
+            unit_of_work(), keyed, answer, item, body["quantity"], body["requester"]))
     except shop_service.ItemNotFound:
         return error_response(404, "That item does not exist.")
     except shop_service.KeyReused as exc:
         return error_response(422, f"{exc}; use a new key for a new purchase.")
 
 
-def purchase_answer(result: shop_service.PurchaseResult) -> tuple[int, dict]:
-    """201 and what was sold, or 409 and the shortage: the answer a keyed retry gets again."""
+def purchase_answer(result: shop_service.PurchaseResult, operator: bool) -> tuple[int, dict]:
+    """201 and what was sold, or 409 and the shortage: the answer a keyed retry gets again. The
+    replenishment order's requester may be another buyer: masked unless `operator`."""
+    result = dataclasses.replace(result,
+                                 replenishment=privacy.for_caller(result.replenishment, operator))
     if result.completed:
         return 201, schemas.PurchaseResult().dump(result)
     shortage = {"message": "Too little stock; a replenishment order is in progress.",
@@ -68,7 +75,9 @@ def purchase_answer(result: shop_service.PurchaseResult) -> tuple[int, dict]:
 @blp.arguments(schemas.ReplenishmentQuery, location="query")
 @blp.response(200, schemas.ReplenishmentOrder(many=True))
 def list_replenishments(query: dict):
-    return shop_service.list_replenishments(unit_of_work(), query.get("status"), query["limit"])
+    """Requesters in full for operators only (masked: "j***")."""
+    return privacy.all_for_caller(shop_service.list_replenishments(
+        unit_of_work(), query.get("status"), query["limit"]))
 
 
 @blp.get("/replenishment-orders/<id:replenishment_order_id>")
@@ -78,7 +87,7 @@ def get_replenishment(replenishment_order_id: int):
     order = shop_service.get_replenishment(unit_of_work(), replenishment_order_id)
     if order is None:
         return error_response(404, f"Replenishment order {replenishment_order_id} does not exist.")
-    return order
+    return privacy.for_caller(order)
 
 
 @blp.get("/health")

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
+from api_common.context import unit_of_work
 from api_common.errors import error_response, json_response
 from inventory_core.service_layer import shop_service
-from api_common.context import unit_of_work
 from shop_api import idempotency
 from shop_api.schemas import SeedPurchase
 
@@ -28,7 +28,8 @@ def buy():
     try:
         order = SeedPurchase().load(body)
     except ValidationError as exc:
-        return error_response(400, "Invalid purchase request.", seed_shape=True, errors=exc.messages)
+        return error_response(400, "Invalid purchase request.", seed_shape=True,
+                              errors=exc.messages)
     try:
         keyed = idempotency.keyed_request(order)
     except idempotency.InvalidKey as exc:

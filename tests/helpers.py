@@ -32,3 +32,14 @@ def outbox_types(url: str) -> list[str]:
 
 def checked_out_connections(url: str) -> int:
     return get_engine(url).pool.checkedout()
+
+
+def sign_in(client, credential: str) -> str:
+    """Sign a Flask test client in to the dashboard as an operator; the session's CSRF token
+    (read from the page, as the dashboard's script reads it)."""
+    import re
+
+    answer = client.post("/dashboard/login", data={"credential": credential})
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
+    page = client.get("/dashboard").get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)

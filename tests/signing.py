@@ -32,7 +32,7 @@ class SignedClient:
         self.client, self.credentials = client, credentials
 
     def get(self, *args, **kwargs):
-        return self.client.get(*args, **kwargs)
+        return self.client.get(*args, **kwargs)  # reads need no signature
 
     def post(self, path: str, json: Any = None, data: str | bytes | None = None,
              content_type: str = "application/json", headers: dict | None = None):

@@ -1,7 +1,8 @@
 """The operations dashboard's read model: the shop's state at a glance, as plain dicts.
 
-One short read transaction; nothing secret in it (no tokens, no URLs, no message bodies: a
-dead letter shows its type, queue and failure reason, not its payload; e-mail addresses masked)."""
+One short read transaction. Only signed-in operators see it (shop_api.dashboard), and still
+nothing secret is in it (no tokens, no URLs, no message bodies: a dead letter shows its type,
+queue and failure reason, not its payload; e-mail addresses half-masked, buyers' names absent)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,7 +27,7 @@ def _age(now: datetime, since: datetime | None) -> int | None:
 
 
 def mask_email(address: str | None) -> str | None:
-    """The page needs no login: show whose mailbox it is, not the address (a***@example.com)."""
+    """Whose mailbox it is, not the address (a***@example.com): enough for an operator."""
     if not address or "@" not in address:
         return address
     local, _, domain = address.partition("@")

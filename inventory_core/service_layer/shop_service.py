@@ -162,11 +162,6 @@ def forget_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int
     return forgotten
 
 
-def forget_expired(uow: UnitOfWork, now: datetime | None = None) -> dict[str, int]:
-    """What the shop keeps only for a while, deleted once it has expired (the shop's scheduled
-    sweep calls this): how many of each."""
-    return {"idempotency_keys": forget_idempotency_keys(uow, now)}
-
 
 def _ensure_replenishment(uow, item, on_hand, shortfall, requester, trigger) -> ReplenishmentOrder:
     session = uow.session

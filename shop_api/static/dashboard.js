@@ -1,12 +1,16 @@
 // The operations dashboard, live: polls /dashboard/state and re-renders each section in place.
 // Builds the DOM with textContent only (nothing from the server is parsed as HTML).
-// Redrive asks for the admin token once and keeps it in sessionStorage (this tab only).
+// Every state-changing button is <button data-action="URL" data-done="text" [data-confirm="question"]>
+// and is sent by operatorAction() below: a POST with the session's CSRF token, nothing else to
+// write for a new action. The session cookie itself is HttpOnly: this script never sees it.
 (function () {
   "use strict";
   var body = document.body;
   var STATE_URL = body.getAttribute("data-state-url");
+  var SIGN_IN_URL = body.getAttribute("data-sign-in-url");
+  var ROOT = body.getAttribute("data-root") || "";
   var REFRESH_MS = parseInt(body.getAttribute("data-refresh-ms"), 10) || 2500;
-  var TOKEN_KEY = "replenishment.adminToken";
+  var CSRF_TOKEN = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
 
   function el(tag, attrs) {
     var node = document.createElement(tag);
@@ -23,6 +27,11 @@
       node.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
     }
     return node;
+  }
+  // A button for an operator action: `path` is an admin route below the app's root.
+  function actionButton(label, path, doneText, confirmText) {
+    return el("button", { type: "button", className: "action", "data-action": ROOT + path,
+                          "data-done": doneText, "data-confirm": confirmText, text: label });
   }
   function td(text, className) { return el("td", { text: text == null ? "–" : text, className: className }); }
   function chip(text, className) { return el("span", { text: text, className: "chip " + className }); }
@@ -101,7 +110,8 @@
     }), "No e-mails yet.", 4);
     fill("dead", state.dead_letters.map(function (d) {
       var action = d.status === "dead"
-        ? el("button", { type: "button", className: "redrive", "data-id": d.dead_letter_id, text: "Redrive" })
+        ? actionButton("Redrive", "/admin/dead-letters/" + encodeURIComponent(d.dead_letter_id) + "/redrive",
+                       "Dead letter " + d.dead_letter_id + " was sent back to its queue.")
         : chip("redriven", "st-redriven");
       return el("tr", { "data-dead-letter": d.dead_letter_id }, td(d.dead_letter_id), td(d.source_queue, "queue"),
         td(d.event_type, "opt"), td(d.failure_reason, "reason"), td(d.receive_count, "num opt"), el("td", null, action));
@@ -121,6 +131,7 @@
     clearTimeout(timer);
     return fetch(STATE_URL, { cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (response) {
+        if (response.status === 401) signedOut();
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.json();
       })
@@ -136,39 +147,36 @@
       .then(function () { timer = setTimeout(refresh, document.hidden ? REFRESH_MS * 4 : REFRESH_MS); });
   }
 
-  var note = document.getElementById("redrive-note");
-  function redrive(button) {
-    var id = button.getAttribute("data-id");
-    var token = sessionStorage.getItem(TOKEN_KEY);
-    if (!token) {
-      token = window.prompt("Admin token (kept in this browser tab only):");
-      if (!token) return;
-      sessionStorage.setItem(TOKEN_KEY, token.trim());
-      token = token.trim();
-    }
+  function signedOut() { window.location.assign(SIGN_IN_URL); }
+
+  // The one helper every operator button goes through (redrive today; cancel, re-publish...).
+  var note = document.getElementById("action-note");
+  function operatorAction(button) {
+    var url = button.getAttribute("data-action");
+    var question = button.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) return;
     button.disabled = true;
-    note.textContent = "Redriving dead letter " + id + "…";
-    fetch("/admin/dead-letters/" + encodeURIComponent(id) + "/redrive", {
-      method: "POST", headers: { Authorization: "Bearer " + token, Accept: "application/json" }
+    note.textContent = button.textContent + "…";
+    fetch(url, {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "X-CSRF-Token": CSRF_TOKEN, Accept: "application/json" }
     }).then(function (response) {
-      if (response.status === 401 || response.status === 403) {
-        sessionStorage.removeItem(TOKEN_KEY);
-        note.textContent = "The admin token was refused; you will be asked again.";
-      } else if (!response.ok) {
-        return response.json().catch(function () { return {}; }).then(function (body) {
-          note.textContent = "Redrive of " + id + " failed: " + (body.message || "HTTP " + response.status);
-        });
-      } else {
-        note.textContent = "Dead letter " + id + " was sent back to its queue.";
+      if (response.status === 401) return signedOut();
+      if (response.ok) {
+        note.textContent = button.getAttribute("data-done") || "Done.";
+        return;
       }
+      return response.json().catch(function () { return {}; }).then(function (answer) {
+        note.textContent = button.textContent + " failed: " + (answer.message || "HTTP " + response.status);
+      });
     }).catch(function (error) {
-      note.textContent = "Redrive of " + id + " failed: " + error.message;
+      note.textContent = button.textContent + " failed: " + error.message;
     }).then(function () { button.disabled = false; refresh(); });
   }
 
-  document.getElementById("dead").addEventListener("click", function (event) {
-    var button = event.target.closest("button.redrive");
-    if (button) redrive(button);
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-action]");
+    if (button) operatorAction(button);
   });
   document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
   refresh();

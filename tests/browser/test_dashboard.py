@@ -3,10 +3,11 @@ chromedriver; nothing downloads a browser of its own).
 
 A running stack: the shop API behind a real WSGI server on a free port, moto's server for
 SNS/SQS/SES, the outbox relay (right after commit) and the notify consumer polled as Lambda's SQS
-event source would. The test opens /dashboard, buys an item to zero through the API, and waits
-for the page to show it (stock 0, ad paused, the e-mail) without a reload; then redrives a dead
-letter with the button. Screenshots: test-artifacts/dashboard.png (laptop) and
-test-artifacts/dashboard-phone.png (phone width)."""
+event source would. The test finds nothing readable before signing in, is refused with a wrong
+credential, signs in, buys an item to zero through the API, and waits for the page to show it
+(stock 0, ad paused, the e-mail) without a reload; then redrives a dead letter with the button
+(the operator session and its CSRF token, nothing typed) and signs out. Screenshots:
+test-artifacts/dashboard.png (laptop), dashboard-phone.png (phone width), sign-in.png."""
 from __future__ import annotations
 
 import json
@@ -21,10 +22,14 @@ import pytest
 import requests
 
 from consumers import notify, runtime
+from inventory_core.adapters.messaging import (
+    Messaging,
+    ensure_ses_sender,
+    ensure_topology,
+)
+from inventory_core.adapters.migrate import prepare
 from inventory_core.config import Settings
 from inventory_core.service_layer.dead_letters import record_dead_letter
-from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensure_topology
-from inventory_core.adapters.migrate import prepare
 from tests.conftest import free_port, new_database_url
 from tests.helpers import shop_uow
 
@@ -169,13 +174,57 @@ def text_of(driver, element_id: str) -> str:
         "var e = document.getElementById(arguments[0]); return e ? e.innerText : ''", element_id)
 
 
-def test_the_dashboard_shows_a_stock_out_without_a_reload(stack, browser):
+def fetch_status(driver, path: str, method: str = "GET") -> int:
+    """The status the page's own origin gets for `path` (with the browser's cookies)."""
+    return driver.execute_async_script("""
+        var done = arguments[arguments.length - 1];
+        fetch(arguments[0], {method: arguments[1], credentials: "same-origin"})
+          .then(function (r) { done(r.status); }, function () { done(-1); });""", path, method)
+
+
+def sign_in_with(driver, wait, credential: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
+
+    field = wait.until(lambda d: d.find_element(By.ID, "credential"))
+    field.clear()
+    field.send_keys(credential)
+    driver.find_element(By.ID, "sign-in").click()
+
+
+def test_nothing_is_readable_before_signing_in_and_a_wrong_credential_is_refused(stack, browser):
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, wait = stack["base"], WebDriverWait(browser, 60, poll_frequency=0.2)
     browser.get(f"{base}/dashboard")
+    assert browser.current_url == f"{base}/dashboard/login"  # sent to the sign-in page
+    assert "Item1" not in browser.page_source and "dead letter" not in browser.page_source.lower()
+    for path in ("/dashboard/state", "/admin/dead-letters"):
+        assert fetch_status(browser, path) == 401, path
+    assert fetch_status(browser, "/admin/dead-letters/1/redrive", "POST") == 401
+
+    sign_in_with(browser, wait, "not-the-credential")
+    problem = wait.until(lambda d: d.find_element(By.ID, "sign-in-problem"))
+    assert "not the admin credential" in problem.text
+    assert browser.current_url == f"{base}/dashboard/login"
+    assert browser.get_cookies() == []
+    assert fetch_status(browser, "/dashboard/state") == 401
+    _screenshot(browser, ARTIFACTS / "sign-in.png", 1280)
+
+
+def test_the_dashboard_shows_a_stock_out_without_a_reload(stack, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, wait = stack["base"], WebDriverWait(browser, 60, poll_frequency=0.2)
+    browser.get(f"{base}/dashboard")
+    sign_in_with(browser, wait, ADMIN_TOKEN)
+    wait.until(lambda d: d.current_url == f"{base}/dashboard")
+    [cookie] = browser.get_cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == (
+        "operator_session", True, "Strict")
+    assert "operator_session" not in browser.execute_script("return document.cookie")
+
     # Server-rendered first, then re-rendered by the page's script from /dashboard/state.
     assert item_state(browser, "Item1") == {"quantity": "1", "ad": "active"}
     wait.until(lambda d: "live" in d.find_element(By.ID, "live-text").text)
@@ -203,23 +252,24 @@ def test_the_dashboard_shows_a_stock_out_without_a_reload(stack, browser):
     page = browser.page_source
     assert ADMIN_TOKEN not in page and "sqlite" not in page
 
-    # Redrive the dead letter: the page asks for the admin token once, then calls the admin API.
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#dead button.redrive")) == 2
-    click(browser, '#dead tr[data-dead-letter="1"] button.redrive')
-    prompt = wait.until(EC.alert_is_present())
-    prompt.send_keys(ADMIN_TOKEN)
-    prompt.accept()
-    wait.until(lambda d: "was sent back to its queue" in text_of(d, "redrive-note"))
+    # Redrive a dead letter with its button: the session and its CSRF token, nothing asked.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#dead button[data-action]")) == 2
+    click(browser, '#dead tr[data-dead-letter="1"] button[data-action]')
+    wait.until(lambda d: "was sent back to its queue" in text_of(d, "action-note"))
     wait.until(lambda d: d.execute_script(
         "var row = document.querySelector('#dead tr[data-dead-letter=\"1\"]');"
         "return row && !row.querySelector('button') && row.textContent.includes('redriven')"))
-    assert browser.execute_script(
-        "return sessionStorage.getItem('replenishment.adminToken')") == ADMIN_TOKEN
 
-    browser.execute_script("document.getElementById('redrive-note').textContent = ''")
+    browser.execute_script("document.getElementById('action-note').textContent = ''")
     _screenshot(browser, ARTIFACTS / "dashboard.png", 1280)
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
     _screenshot(browser, ARTIFACTS / "dashboard-phone.png", 390, mobile=True)
     # Nothing sideways on a phone: the page is no wider than the screen (tables scroll inside).
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+    # Signing out ends the session: back to the sign-in page, the feed closed again.
+    click(browser, "#sign-out")
+    wait.until(lambda d: d.current_url == f"{base}/dashboard/login")
+    assert fetch_status(browser, "/dashboard/state") == 401

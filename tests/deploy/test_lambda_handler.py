@@ -162,7 +162,7 @@ def test_shop_stage_answers_the_seeds_get_and_post_and_runs_its_outbox_sweep(lam
 def test_factory_stage_serves_its_api_and_dead_letters_what_can_never_succeed(lambda_stage):
     handler, module, settings = lambda_stage("factory_dev")
     logs = handler(api_gateway_event("GET", "/log"), FakeContext())
-    assert logs["statusCode"] == 200 and _body(logs)[0]["requester"] == "jeonghun"
+    assert logs["statusCode"] == 200 and _body(logs)[0]["requester"] == "j***"  # public: masked
 
     # Writes: API Gateway's IAM authorization verified the caller; only the writer role's
     # session gets through Zappa's handler to the factory (requestContext.identity.userArn).

@@ -62,8 +62,9 @@ def drive_seed_story(stack) -> float:
     assert item2(stack)["quantity"] == 5
 
     logs = requests.get(f"{stack.factory_url}/log", timeout=10).json()
-    assert logs[0]["requester"] == "jeonghun"  # the seed's sample log
-    produced = [entry for entry in logs if entry["item_name"] == "Item2" and entry["requester"] == "e2e"]
+    # The seed's shape; the requester masked for a caller who is not an operator.
+    assert logs[0]["requester"] == "j***"  # the seed's sample log: "jeonghun"
+    produced = [entry for entry in logs if entry["item_name"] == "Item2" and entry["requester"] == "e***"]
     assert len(produced) == 1 and produced[0]["quantity"] == 8 and produced[0]["factory_name"] == "Factory2"
     orders = requests.get(f"{stack.shop_url}/replenishment-orders", timeout=10).json()
     assert [(o["item_id"], o["status"], o["quantity"]) for o in orders] == [(2, "fulfilled", 8)]

@@ -21,6 +21,9 @@ ORDER = dict(replenishment_order_id=41, factory_id=2, item_id=2, item_name="Item
 SEED_LOG = {"log_id": 1, "factory_id": 1, "factory_name": "Factory1", "item_id": 1,
             "item_name": "Item1", "quantity": 5, "requester": "jeonghun",
             "datetime": "2023-05-18T09:46:48.000Z"}
+PUBLIC_SEED_LOG = {**SEED_LOG, "requester": "j***"}  # what an anonymous caller sees
+ADMIN_TOKEN = "factory-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def uow_on(url: str) -> UnitOfWork:
@@ -43,7 +46,8 @@ def outbox_rows(url: str, event_type: str | None = None) -> list[FactoryOutbox]:
 
 @pytest.fixture
 def client(factory_url):
-    app = create_app({"SETTINGS": Settings(factory_database_url=factory_url, **WRITER),
+    app = create_app({"SETTINGS": Settings(factory_database_url=factory_url, **WRITER,
+                                           admin_token=ADMIN_TOKEN),
                       "PUBLISH_AFTER_COMMIT": False, "TESTING": True})
     return SignedClient(app.test_client())
 
@@ -200,11 +204,32 @@ def test_concurrent_due_deliveries_complete_once(mysql_backend, factory_url):
 # --- the API ----------------------------------------------------------------------------------
 
 def test_get_log_has_the_seed_shape_and_sample_row(client):
-    response = client.get("/log")
+    response = client.get("/log", headers=ADMIN)
     assert response.status_code == 200
     assert response.json == [SEED_LOG]
     # Key order, as the seed printed it.
     assert list(json.loads(response.get_data(as_text=True))[0]) == list(SEED_LOG)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"},
+                                     {"Authorization": "Basic ZmFjdG9yeTpmYWN0b3J5"}],
+                         ids=["anonymous", "wrong-token", "other-scheme"])
+def test_get_log_masks_the_requester_for_anyone_but_an_operator(client, headers):
+    """Same shape and key order for everyone; the buyer's name only for the admin token."""
+    response = client.get("/log", headers=headers)
+    assert response.status_code == 200 and response.json == [PUBLIC_SEED_LOG]
+    assert list(json.loads(response.get_data(as_text=True))[0]) == list(SEED_LOG)
+
+
+@pytest.mark.parametrize("headers,requester", [({}, "j***"), ({"Authorization": "Bearer no"}, "j***"),
+                                               (ADMIN, "jeonghun")],
+                         ids=["anonymous", "wrong-token", "operator"])
+def test_production_orders_show_the_requester_to_operators_only(client, headers, requester):
+    order = client.post("/production-orders", json=ORDER).json
+    assert order["requester"] == "jeonghun"  # the writer gets back what it sent
+    listed = client.get("/production-orders", headers=headers).json
+    one = client.get(f"/production-orders/{order['production_order_id']}", headers=headers).json
+    assert [o["requester"] for o in listed] == [requester] and one["requester"] == requester
 
 
 def test_post_log_records_a_seed_log(client):
@@ -216,7 +241,7 @@ def test_post_log_records_a_seed_log(client):
     assert list(created) == list(SEED_LOG)
     assert {k: created[k] for k in body} == body
     assert created["datetime"].endswith("Z") and len(created["datetime"]) == 24
-    assert client.get("/log").json == [SEED_LOG, created]
+    assert client.get("/log", headers=ADMIN).json == [SEED_LOG, created]
 
 
 @pytest.mark.parametrize("body", [
@@ -249,10 +274,12 @@ def test_post_production_order_201_then_200(client, factory_url):
     again = client.post("/production-orders", json=ORDER)
     assert again.status_code == 200 and again.json == order
     assert counts(factory_url)["production_orders"] == 1
-    assert client.get(f"/production-orders/{order['production_order_id']}").json == order
-    assert client.get("/production-orders").json == [order]
-    assert client.get("/production-orders?status=completed").json == []
-    assert client.get("/production-orders?status=in_production&limit=1").json == [order]
+    assert client.get(f"/production-orders/{order['production_order_id']}",
+                      headers=ADMIN).json == order
+    assert client.get("/production-orders", headers=ADMIN).json == [order]
+    assert client.get("/production-orders?status=completed", headers=ADMIN).json == []
+    assert client.get("/production-orders?status=in_production&limit=1",
+                      headers=ADMIN).json == [order]
 
 
 def test_production_seconds_overrides_the_lead_time(factory_url):
@@ -313,7 +340,7 @@ def test_cli_upgrades_and_seeds(tmp_path):
     assert "up to date" in runner.invoke(args=["db", "upgrade"]).output
     assert runner.invoke(args=["db", "seed"]).output.strip() == "seeded"
     assert "nothing inserted" in runner.invoke(args=["db", "seed"]).output
-    assert app.test_client().get("/log").json == [SEED_LOG]
+    assert app.test_client().get("/log").json == [PUBLIC_SEED_LOG]
 
 
 def test_accepting_publishes_the_due_message_right_after_commit(settings):

@@ -174,7 +174,8 @@ def test_the_shops_scheduled_sweep_forgets_day_old_keys(settings, monkeypatch):
                                        status_code=201, response_body="{}",
                                        created_at=utcnow() - age))
     try:
-        assert outbox_sweep.shop_handler({}, None)["forgotten"] == {"idempotency_keys": 1}
+        assert outbox_sweep.shop_handler({}, None)["forgotten"] == {"idempotency_keys": 1,
+                                                                    "login_attempts": 0}
     finally:
         runtime.reset()
     assert stored_keys(settings.shop_database_url) == 1

@@ -22,7 +22,7 @@ from inventory_core.adapters.models.shop import Advertisement, EmailLog, ShopOut
 from local_stack.poller import QueuePoller
 from shop_api import create_app
 from tests.conftest import new_database_url
-from tests.helpers import shop_uow
+from tests.helpers import shop_uow, sign_in
 
 
 
@@ -379,6 +379,7 @@ def test_the_dashboard_shows_stock_orders_paused_ads_and_emails_and_nothing_secr
     app = create_app({"SHOP_DATABASE_URL": shop_url, "PUBLISH_AFTER_COMMIT": False,
                       "ADMIN_TOKEN": "secret-admin-token-123"})
     client = app.test_client()
+    sign_in(client, "secret-admin-token-123")
     page = client.get("/dashboard")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
     html = page.get_data(as_text=True)
