@@ -192,13 +192,15 @@ def _bearer_verdict(token: str, credential: str) -> str:
 def is_operator() -> bool:
     """For public reads: does this request come from an operator (bearer or session)? Never
     raises; an unreadable credential means no."""
+    token = _bearer_token()
+    if token is None and SESSION_COOKIE not in request.cookies:
+        return False  # the common case: nothing to check, no credential to read
     try:
         credential = admin_credential()
     except CredentialUnavailable:
         return False
     if not credential:
         return False
-    token = _bearer_token()
     if token is not None:
         return _bearer_verdict(token, credential) == "ok"
     return current_session() is not None

@@ -116,6 +116,11 @@ output "database_urls" {
   value       = local.database_urls
 }
 
+output "admin_secret_arn" {
+  description = "Secrets Manager ARN of the admin credential (ADMIN_SECRET_ARN of the shop and factory); put its value with `aws secretsmanager put-secret-value`."
+  value       = aws_secretsmanager_secret.admin.arn
+}
+
 output "ses_sender_email" {
   description = "Verified SES sender (SES_SENDER)."
   value       = aws_ses_email_identity.sender.email
@@ -147,12 +152,14 @@ locals {
     shop = merge(local.common_environment, {
       SHOP_DATABASE_URL        = local.database_urls.shop
       SHOP_DATABASE_SECRET_ARN = aws_db_instance.db["shop"].master_user_secret[0].secret_arn
+      ADMIN_SECRET_ARN         = aws_secretsmanager_secret.admin.arn
     })
     factory = merge(
       local.common_environment,
       {
         FACTORY_DATABASE_URL        = local.database_urls.factory
         FACTORY_DATABASE_SECRET_ARN = aws_db_instance.db["factory"].master_user_secret[0].secret_arn
+        ADMIN_SECRET_ARN            = aws_secretsmanager_secret.admin.arn
       },
       var.production_seconds == null ? {} : { PRODUCTION_SECONDS = tostring(var.production_seconds) },
     )
@@ -169,6 +176,6 @@ locals {
 }
 
 output "zappa_environment" {
-  description = "Per service (shop, factory, consumers): the environment_variables of its Zappa stages. Names are those of inventory_core.config; ADMIN_TOKEN is a secret and is never an output."
+  description = "Per service (shop, factory, consumers): the environment_variables of its Zappa stages. Names are those of inventory_core.config; ADMIN_TOKEN is a secret and is never an output (ADMIN_SECRET_ARN names where it is)."
   value       = local.zappa_environment
 }

@@ -15,6 +15,9 @@ from inventory_core.config import Settings
 
 # How long a value read from Secrets Manager is used before it is read again.
 CACHE_SECONDS = 60.0
+# How long a failed read is answered from memory (still failing) before Secrets Manager is asked
+# again: a caller hammering a route cannot turn into one Secrets Manager call per request.
+FAILURE_SECONDS = 5.0
 
 
 def now() -> float:
@@ -37,11 +40,23 @@ class CachedSecret:
         self._lock = threading.Lock()
         self._value: str | None = None
         self._read_at = 0.0
+        self._failure: SecretUnavailable | None = None
+        self._failed_at = 0.0
 
     def value(self) -> str:
+        """The value, read again once it is older than the ttl. Raises SecretUnavailable when
+        that read fails: never the previous value, which may be the one just rotated away."""
         with self._lock:
-            if self._value is None or self._clock() - self._read_at >= self._ttl:
-                self._value, self._read_at = self._read(), self._clock()
+            now = self._clock()
+            if self._failure is not None and now - self._failed_at < FAILURE_SECONDS:
+                raise self._failure
+            if self._value is None or now - self._read_at >= self._ttl:
+                self._value = None
+                try:
+                    self._value, self._read_at, self._failure = self._read(), now, None
+                except SecretUnavailable as exc:
+                    self._failure, self._failed_at = exc, now
+                    raise
             return self._value
 
 

@@ -109,6 +109,29 @@ def test_an_unreadable_secret_closes_operator_surfaces_only(settings, secretsman
     assert orders.status_code == 200
 
 
+def test_a_failed_read_is_remembered_briefly_and_never_answered_with_the_old_value():
+    outcomes = iter(["one", secrets.SecretUnavailable("down"), "two"])
+    reads = []
+
+    def read():
+        reads.append(1)
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    clock = FakeClock()
+    cached = secrets.CachedSecret(read, ttl=60, clock=clock)
+    assert cached.value() == "one"
+    clock.now += 60
+    for _ in range(3):  # expired, and the read fails: no stale value, one call to AWS
+        with pytest.raises(secrets.SecretUnavailable):
+            cached.value()
+    assert len(reads) == 2
+    clock.now += secrets.FAILURE_SECONDS
+    assert cached.value() == "two" and len(reads) == 3
+
+
 def test_the_cache_reads_again_only_after_its_time():
     values = iter(["one", "two"])
     clock = FakeClock()

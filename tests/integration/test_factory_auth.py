@@ -4,6 +4,7 @@ or API Gateway let the writer role's session through (on AWS). Reads stay open."
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.credentials import ReadOnlyCredentials
@@ -79,6 +80,20 @@ def test_a_signed_request_with_another_body_is_401(app, factory_url, route):
     forged = json.dumps({**WRITES[route], "quantity": 5000}).encode()
     answer = app.test_client().post(route, data=forged, headers=headers)
     assert answer.status_code == 401 and "does not match" in answer.json["message"]
+    assert counts(factory_url) == before
+
+
+def test_the_writers_own_signature_ten_minutes_old_is_refused(app, factory_url, monkeypatch):
+    """A captured request of the real writer, replayed later: its date gives it away."""
+    import botocore.auth
+
+    then = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=10)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: then)
+    body = json.dumps(LOG).encode()
+    headers = signed_headers("POST", "http://localhost/log", body)
+    before = counts(factory_url)
+    answer = app.test_client().post("/log", data=body, headers=headers)
+    assert answer.status_code == 401 and "away from now" in answer.json["message"]
     assert counts(factory_url) == before
 
 
