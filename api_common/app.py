@@ -7,9 +7,9 @@ import os
 from flask import Flask, current_app
 from flask_smorest import Api
 
+from api_common.errors import register_error_handlers
 from inventory_core.config import ENV_VARS, Settings
 from inventory_core.databases import Database
-from api_common.errors import register_error_handlers
 
 OPENAPI_DEFAULTS = {
     "API_VERSION": "1.0.0",

@@ -50,9 +50,9 @@ def register_error_handlers(app: Flask) -> None:
                            ensure_ascii=False).encode("utf-8")
             except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
                 return error_response(400, "The request body is not valid JSON.",
-                                      errors={"body": ["Invalid JSON: malformed, too deeply "
-                                                       "nested, with an out-of-range number or "
-                                                       "a lone surrogate in a string."]})
+                                      errors={"body": [("Invalid JSON: malformed, too deeply "
+                                                        "nested, with an out-of-range number or "
+                                                        "a lone surrogate in a string.")]})
         return None
 
     @app.errorhandler(OperationalError)
@@ -62,7 +62,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.exception("unhandled error")
+        log.error("unhandled error", exc_info=exc)
         return error_response(500, "Internal error; it has been logged.")
 
 

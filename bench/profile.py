@@ -8,9 +8,9 @@ from bench.common import mysql_database
 def purchase_profile(count: int) -> str:
     from pyinstrument import Profiler
 
-    from inventory_core.service_layer import shop_service
     from inventory_core.adapters.db import session_factory
     from inventory_core.adapters.models.shop import ShopOutbox
+    from inventory_core.service_layer import shop_service
     from inventory_core.service_layer.unit_of_work import UnitOfWork
     from shop_api import create_app
     with mysql_database("shop") as url:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from consumers import runtime
 from consumers.batch import handle_batch
-from inventory_core.service_layer import notifications
 from inventory_core.domain.events import parse_event
+from inventory_core.service_layer import notifications
 
 
 def handle_record(record: dict) -> notifications.NotifyResult:

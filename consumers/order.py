@@ -10,8 +10,8 @@ import time
 from consumers import runtime
 from consumers.batch import handle_batch
 from consumers.factory_client import FactoryUnavailable, request_production
-from inventory_core.service_layer import shop_service
 from inventory_core.domain.events import parse_event
+from inventory_core.service_layer import shop_service
 
 EVENT_TYPES = ("replenishment.requested",)
 SAFETY_MILLIS = 2000  # leave this much of the Lambda's time for the batch response

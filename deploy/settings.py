@@ -109,7 +109,7 @@ def _need(outputs: dict, name: str, *keys: str) -> Any:
             break
         value = value[key]
     if value in (None, "", [], {}):
-        path = ".".join((name,) + keys)
+        path = ".".join((name, *keys))
         raise OutputsError(f"Terraform output {path!r} is missing: run `terraform apply` first, "
                            "or check terraform/outputs.tf")
     return value
@@ -284,9 +284,9 @@ def example_settings() -> dict:
 
 def discover_factory_api_url(env: str, outputs: dict, settings: dict | None = None) -> str:
     """The factory stage's API Gateway URL, as Zappa itself finds it (after `zappa deploy factory_<env>`)."""
+    import slugify
     from zappa.core import Zappa
     from zappa.utilities import validate_name
-    import slugify
 
     stage = stage_name("factory", env)
     project = validate_name(((settings or {}).get("base") or {}).get("project_name", PROJECT_NAME))

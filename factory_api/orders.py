@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from api_common import settings_of
-from api_common.errors import error_response
 from api_common.context import unit_of_work
+from api_common.errors import error_response
 from factory_api import schemas
 from inventory_core.service_layer import factory_service
 

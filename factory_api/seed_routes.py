@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from marshmallow import EXCLUDE, ValidationError
 
-from api_common.errors import error_response
 from api_common.context import unit_of_work
+from api_common.errors import error_response
 from factory_api.schemas import SeedLog
 from inventory_core.service_layer import factory_service
 

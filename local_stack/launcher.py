@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import nullcontext, suppress
 from pathlib import Path
 
 from local_stack.stack_config import ROOT
@@ -34,7 +35,7 @@ class StackProcess:
         self.started_at = 0.0
         self.ready_after: float | None = None
 
-    def start(self) -> "StackProcess":
+    def start(self) -> StackProcess:
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             self.argv, cwd=ROOT, env={**self.env, EXIT_WITH_PARENT: "1"},
@@ -45,8 +46,8 @@ class StackProcess:
         return self
 
     def _read(self) -> None:
-        log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
-        try:
+        with (open(self.log_path, "a", encoding="utf-8") if self.log_path
+              else nullcontext()) as log:
             for raw in iter(self.process.stdout.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 self.lines.append(line)
@@ -61,9 +62,6 @@ class StackProcess:
                     self.ready_after = time.monotonic() - self.started_at
                 elif self.ready_after is not None and line.endswith(BANNER_RULE):
                     self.ready.set()
-        finally:
-            if log:
-                log.close()
 
     def tail(self, count: int = 25) -> str:
         return "\n".join(self.lines[-count:])
@@ -150,10 +148,8 @@ def kill_all(processes: dict[int, int], timeout: float = 5.0) -> None:
         return [pid for pid, start in processes.items() if _start_time(pid) == start]
 
     for pid in left():
-        try:
+        with suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     deadline = time.monotonic() + timeout
     while left() and time.monotonic() < deadline:
         time.sleep(0.05)

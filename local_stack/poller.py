@@ -14,8 +14,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -57,7 +57,7 @@ class PollStats:
     errors: int = 0  # invocations that raised
     seconds: float = 0.0
 
-    def add(self, other: "PollStats") -> None:
+    def add(self, other: PollStats) -> None:
         for name in ("received", "deleted", "failed", "redeliveries", "invocations", "errors"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.seconds += other.seconds
@@ -148,7 +148,7 @@ class QueuePoller:
             try:
                 answer = self.handler({"Records": records},
                                       LambdaContext(self.name, self.timeout_seconds))
-            except Exception:  # noqa: BLE001 - Lambda's behaviour: the whole batch comes back
+            except Exception:  # Lambda's behaviour: the whole batch comes back
                 log.exception("%s: the function raised; %d message(s) will be redelivered",
                               self.name, len(records))
                 stats.errors, stats.failed = 1, len(records)
@@ -183,7 +183,7 @@ class QueuePoller:
         while not stop_event.is_set():
             try:
                 stats = self.poll_once()
-            except Exception as exc:  # noqa: BLE001 - a broker hiccup must not end the poller
+            except Exception as exc:  # a broker hiccup must not end the poller
                 if failing_since is None:
                     failing_since = time.monotonic()
                     if isinstance(exc, (BotoCoreError, ClientError)):

@@ -12,9 +12,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from inventory_core.config import (ADMIN_TOKEN, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, AWS_REGION,
-                                   FACTORY_API_URL, FACTORY_DATABASE_URL, PRODUCTION_SECONDS,
-                                   SHOP_DATABASE_URL, Settings)
+from inventory_core.config import (
+    ADMIN_TOKEN,
+    AWS_DEFAULT_REGION,
+    AWS_ENDPOINT_URL,
+    AWS_REGION,
+    FACTORY_API_URL,
+    FACTORY_DATABASE_URL,
+    PRODUCTION_SECONDS,
+    SHOP_DATABASE_URL,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: children run from here
 VAR = ROOT / "var"  # ignored by git; the default SQLite files live here

@@ -27,8 +27,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Callable
 
 from local_stack import stack_config
 from local_stack.stack_config import ROOT, ConfigError, StackConfig, redact
@@ -87,7 +88,7 @@ class Console:
 class Part:
     name: str
     argv: list[str]
-    is_ready: Callable[["Part"], bool]
+    is_ready: Callable[[Part], bool]
     ready_marker: str | None = None
     quiet: Callable[[str], bool] = lambda line: False
     process: subprocess.Popen | None = None
@@ -193,7 +194,8 @@ class Supervisor:
                     "--access-logfile", "-", "--error-logfile", "-",
                     "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s %(L)ss']
 
-        quiet_http = (lambda line: False) if verbose else (lambda line: bool(_HEALTH_PROBE.search(line)))
+        quiet_http = (lambda line: False) if verbose else (
+            lambda line: bool(_HEALTH_PROBE.search(line)))
         quiet_moto = (lambda line: False) if verbose else (
             lambda line: bool(_MOTO_OK_REQUEST.search(line) or _MOTO_BANNER.search(line)))
         self.parts = {p.name: p for p in (
@@ -263,13 +265,12 @@ class Supervisor:
         for name, process in processes:
             if self._group_alive(process):
                 if not self.force:
-                    self.console.say(f"{name} did not stop within {STOP_GRACE_SECONDS:.0f}s: killing it")
+                    self.console.say(f"{name} did not stop within "
+                                     f"{STOP_GRACE_SECONDS:.0f}s: killing it")
                 self._signal_group(process, signal.SIGKILL)
         for _, process in processes:
-            try:
+            with suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored: rare
                 process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-                pass
         kill_deadline = time.monotonic() + 5
         while time.monotonic() < kill_deadline and any(self._group_alive(p) for _, p in processes):
             time.sleep(0.05)  # orphaned workers die of SIGKILL in a moment
@@ -286,8 +287,8 @@ class Supervisor:
         part.quick_crashes = part.quick_crashes + 1 if ran < QUICK_CRASH_SECONDS else 1
         if part.quick_crashes >= MAX_QUICK_CRASHES:
             self.fail(f"{part.name} crashed {part.quick_crashes} times in a row, each within "
-                      f"{QUICK_CRASH_SECONDS:.0f}s of starting (last: {describe_exit(code)}); giving "
-                      f"up. The [{part.name}] lines above say why.")
+                      f"{QUICK_CRASH_SECONDS:.0f}s of starting (last: {describe_exit(code)}); "
+                      f"giving up. The [{part.name}] lines above say why.")
             return
         delay = min(BACKOFF_SECONDS * 2 ** (part.quick_crashes - 1), MAX_BACKOFF_SECONDS)
         self.console.say(f"{part.name} stopped unexpectedly ({describe_exit(code)}, after "
@@ -346,7 +347,9 @@ class Supervisor:
             time.sleep(0.1)
 
     def run_setup(self, messaging_only: bool = False) -> bool:
-        argv = [PYTHON, "-m", "local_stack.bootstrap"] + (["--messaging-only"] if messaging_only else [])
+        argv = [PYTHON, "-m", "local_stack.bootstrap"]
+        if messaging_only:
+            argv.append("--messaging-only")
         process = self._spawn("setup", argv)
         pump = threading.Thread(target=self._pump, args=("setup", process.stdout), daemon=True)
         pump.start()

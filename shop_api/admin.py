@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from api_common.auth import admin_required
+from api_common.context import messaging, unit_of_work
 from api_common.errors import error_response
 from inventory_core.service_layer import dead_letters, shop_service
 from shop_api import schemas
-from api_common.context import messaging, unit_of_work
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operations (bearer token)")
 BEARER = [{"bearerAuth": []}]

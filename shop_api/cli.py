@@ -50,10 +50,10 @@ def register(app: Flask) -> None:
             return
         try:
             row = dead_letters.redrive(unit_of_work(), messaging(), dead_letter_id)
-        except dead_letters.DeadLetterNotFound:
-            raise click.ClickException(f"dead letter {dead_letter_id} does not exist")
+        except dead_letters.DeadLetterNotFound as exc:
+            raise click.ClickException(f"dead letter {dead_letter_id} does not exist") from exc
         except dead_letters.AlreadyRedriven as exc:
-            raise click.ClickException(str(exc))
+            raise click.ClickException(str(exc)) from exc
         click.echo(f"redrove #{row['dead_letter_id']} to {row['source_queue']}")
 
     app.cli.add_command(dead)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, render_template
 
-from inventory_core.service_layer import dashboard
 from api_common.context import unit_of_work
+from inventory_core.service_layer import dashboard
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
                static_folder="static", static_url_path="/static")

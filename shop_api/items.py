@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from api_common.context import unit_of_work
 from api_common.errors import error_response, json_response
 from inventory_core.service_layer import shop_service
 from shop_api import schemas
-from api_common.context import unit_of_work
 
 blp = Blueprint("shop", __name__, description="Items, purchases and replenishment orders")
 

@@ -7,7 +7,6 @@ from api_common.validation import NAME, QUANTITY
 from inventory_core.domain.events import MAX_QUANTITY
 
 
-
 class SeedPurchase(Schema):
     """The seed's `POST /item` body."""
     item_name = fields.String(required=True, validate=NAME)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
+from api_common.context import unit_of_work
 from api_common.errors import error_response
 from inventory_core.service_layer import shop_service
-from api_common.context import unit_of_work
 from shop_api.schemas import SeedPurchase
 
 blp = Blueprint("seed", __name__)

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from inventory_core.config import Settings
 from inventory_core.adapters.migrate import prepare
-from local_stack.gunicorn_runner import free_port  # noqa: F401 (tests import it from here)
+from inventory_core.config import Settings
+from local_stack.gunicorn_runner import free_port  # tests import it from here too
 
 # Fake credentials for moto; never real ones (tests must not be able to reach AWS).
 for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

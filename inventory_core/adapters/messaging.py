@@ -13,8 +13,13 @@ import boto3
 from botocore.config import Config
 
 from inventory_core.config import Settings
-from inventory_core.topology import (QUEUE_DESTINATION, SQS_MAX_DELAY_SECONDS, TOPOLOGY, Queue,
-                                     physical)
+from inventory_core.topology import (
+    QUEUE_DESTINATION,
+    SQS_MAX_DELAY_SECONDS,
+    TOPOLOGY,
+    Queue,
+    physical,
+)
 
 # Publishing happens on the request path right after commit: fail fast and leave the rest to the
 # outbox sweep rather than keep a buyer waiting on a slow broker.

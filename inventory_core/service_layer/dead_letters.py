@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import DeadLetter
-from inventory_core.topology import source_queue_of
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
+from inventory_core.topology import source_queue_of
 
 STATUSES = ("dead", "redriven")
 # Attributes added by the dead-lettering itself: not sent back on redrive.

@@ -28,11 +28,16 @@ from typing import Protocol
 
 from sqlalchemy import and_, or_, select, update
 
-from inventory_core.domain.events import Event
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import utcnow
-from inventory_core.adapters.models.shop import (Advertisement, EmailLog, Factory, Item,
-                                        ShopProcessedEvent)
+from inventory_core.adapters.models.shop import (
+    Advertisement,
+    EmailLog,
+    Factory,
+    Item,
+    ShopProcessedEvent,
+)
+from inventory_core.domain.events import Event
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 log = logging.getLogger(__name__)

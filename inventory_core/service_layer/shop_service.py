@@ -6,13 +6,24 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
-from inventory_core.domain.events import MAX_QUANTITY, new_event
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import iso, utcnow
-from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOrder, ShopProcessedEvent,
-                                        StockLedgerEntry)
-from inventory_core.domain.stock import (DEFAULT_RULE, InvalidQuantity, Rule, check_quantity,
-                                  needs_reorder, reorder_quantity)
+from inventory_core.adapters.models.shop import (
+    Item,
+    Purchase,
+    ReplenishmentOrder,
+    ShopProcessedEvent,
+    StockLedgerEntry,
+)
+from inventory_core.domain.events import MAX_QUANTITY, new_event
+from inventory_core.domain.stock import (
+    DEFAULT_RULE,
+    InvalidQuantity,
+    Rule,
+    check_quantity,
+    needs_reorder,
+    reorder_quantity,
+)
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 

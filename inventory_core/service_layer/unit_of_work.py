@@ -12,8 +12,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory_core.adapters import outbox
-from inventory_core.domain.events import Event
 from inventory_core.adapters.models.common import OutboxMixin
+from inventory_core.domain.events import Event
 from inventory_core.topology import TOPOLOGY
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class UnitOfWork:
         self.publisher = publisher
         self.session: Session | None = None
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         self.session = self.sessions()
         self._event_ids: list[str] = []
         return self
@@ -50,7 +50,7 @@ class UnitOfWork:
         if self.publisher is not None and event_ids:
             try:
                 outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids)
-            except Exception:  # noqa: BLE001 - the change is committed; never report it failed
+            except Exception:  # the change is committed; never report it failed
                 # An error here (the database busy while claiming or marking rows) must not reach
                 # the caller: it would answer "failed" for a committed sale, and a retry would
                 # sell again. The rows stay unpublished and the outbox sweep sends them.

@@ -118,7 +118,7 @@ def trust_store():
                             requests=[], url="")
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):  # http.server's name
             store.requests.append(self.path)
             self.send_response(200)
             self.send_header("Content-Length", str(len(store.body)))

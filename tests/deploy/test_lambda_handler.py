@@ -13,24 +13,27 @@ import uuid
 import boto3
 import pytest
 from moto import mock_aws
-
 from sqlalchemy import func, select, update
 
 from inventory_core.adapters import outbox
-from inventory_core.config import Settings
 from inventory_core.adapters.db import session_factory
-from inventory_core.service_layer.dead_letters import list_dead_letters
-from inventory_core.topology import TOPOLOGY
-from inventory_core.domain.events import new_event
 from inventory_core.adapters.messaging import Messaging, ensure_topology
 from inventory_core.adapters.migrate import prepare
 from inventory_core.adapters.models.factory import FactoryOutbox
 from inventory_core.adapters.models.shop import ShopOutbox
-from inventory_core.topology import TOPOLOGY
+from inventory_core.config import Settings
+from inventory_core.domain.events import new_event
+from inventory_core.service_layer.dead_letters import list_dead_letters
 from inventory_core.service_layer.unit_of_work import UnitOfWork
+from inventory_core.topology import TOPOLOGY
 
-from .conftest import (FakeContext, api_gateway_event, save_python_settings, scheduled_event,
-                       sqs_event)
+from .conftest import (
+    FakeContext,
+    api_gateway_event,
+    save_python_settings,
+    scheduled_event,
+    sqs_event,
+)
 
 RELOADED = ("shop_api.wsgi", "factory_api.wsgi")
 
@@ -53,7 +56,7 @@ def lambda_stage(tmp_path):
         sys.path.insert(0, str(directory))
         importlib.invalidate_caches()
         module = importlib.import_module("zappa_settings")
-        assert module.API_STAGE == stage and module.DEBUG is False and module.LOG_LEVEL == "INFO"
+        assert stage == module.API_STAGE and module.DEBUG is False and module.LOG_LEVEL == "INFO"
 
         env = module.ENVIRONMENT_VARIABLES
         settings = Settings(shop_database_url=f"sqlite:///{directory / 'shop.db'}",
@@ -204,6 +207,7 @@ def test_consumers_stage_reports_only_the_failed_record_of_a_batch(lambda_stage)
     assert listed_stock == {"batchItemFailures": []}  # the duplicate changes nothing
 
     from sqlalchemy import text
+
     from inventory_core.adapters.db import get_engine
     with get_engine(settings.shop_database_url).connect() as connection:
         assert connection.execute(text("SELECT quantity FROM items WHERE item_id = 1")).scalar() == 4

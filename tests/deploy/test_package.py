@@ -157,5 +157,5 @@ def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, ru
 def test_packages_are_built_with_the_python_of_the_lambda_runtime():
     # Compiled wheels (cryptography, cffi) in a package only load on the Python they were built for.
     from deploy.settings import RUNTIME
-    assert RUNTIME == f"python{sys.version_info.major}.{sys.version_info.minor}", (
+    assert f"python{sys.version_info.major}.{sys.version_info.minor}" == RUNTIME, (
         f"zappa_settings.json deploys {RUNTIME}; build and test the packages with that Python")

@@ -173,7 +173,7 @@ def test_a_crashed_part_is_restarted(start_stack):
     for needle, name in (("shop_api.wsgi", "shop"), ("local_stack.event_sources", "consumers"),
                          ("moto.server", "moto")):
         os.killpg(_part_pid(stack, needle), signal.SIGKILL)
-        wait_until(lambda: f"{name} is back" in "\n".join(stack.process.lines), 30,
+        wait_until(lambda name=name: f"{name} is back" in "\n".join(stack.process.lines), 30,
                    f"{name} restarted", stack)
         assert f"{name} stopped unexpectedly (killed by SIGKILL" in "\n".join(stack.process.lines)
     # moto keeps its queues in memory: the supervisor recreated the topology on the new one.

@@ -8,10 +8,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from inventory_core.service_layer import shop_service
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.factory import FactoryOutbox, ProductionLog, ProductionOrder
 from inventory_core.adapters.models.shop import Purchase, ReplenishmentOrder
+from inventory_core.service_layer import shop_service
 from tests.helpers import shop_state, shop_uow
 
 DEEP = 10_000  # levels of JSON nesting

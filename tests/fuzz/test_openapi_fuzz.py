@@ -50,7 +50,6 @@ factory_schema = schemathesis.openapi.from_wsgi("/openapi.json", FACTORY)
 @pytest.fixture(scope="module", autouse=True)
 def real_apps(shop_app, factory_app):
     SHOP.target, FACTORY.target = shop_app, factory_app
-    yield
 
 
 @shop_schema.parametrize()

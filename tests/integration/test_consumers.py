@@ -10,8 +10,8 @@ import pytest
 from flask import Flask, jsonify, request
 
 from consumers import delivery, factory_client, order, runtime
-from inventory_core.service_layer import shop_service
 from inventory_core.domain.events import new_event
+from inventory_core.service_layer import shop_service
 from tests.integration.conftest import ServerThread, wait_for
 
 

@@ -7,9 +7,9 @@ import json
 import time
 
 from consumers import dead_letter
-from inventory_core.service_layer import dead_letters, shop_service
-from inventory_core.domain.events import new_event
 from inventory_core.adapters.models.shop import Item
+from inventory_core.domain.events import new_event
+from inventory_core.service_layer import dead_letters, shop_service
 from inventory_core.topology import TOPOLOGY
 from tests.integration.conftest import wait_for
 

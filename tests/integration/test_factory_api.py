@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from factory_api import create_app
-from inventory_core.service_layer import factory_service
-from inventory_core.config import Settings
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.factory import FactoryOutbox, ProductionLog, ProductionOrder
+from inventory_core.config import Settings
+from inventory_core.service_layer import factory_service
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 ORDER = dict(replenishment_order_id=41, factory_id=2, item_id=2, item_name="Item2", quantity=5,

@@ -65,9 +65,10 @@ def duplicating(function, stack, queue_key: str):
 
 
 def test_every_message_delivered_twice_restocks_once(stack):
-    from consumers import delivery, order, production
+    from consumers import delivery, production
+    from consumers import order as order_consumer
     stack.start(*CONSUMERS, functions={
-        "order": duplicating(order.handler, stack, "order"),
+        "order": duplicating(order_consumer.handler, stack, "order"),
         "production": duplicating(production.handler, stack, "production"),
         "delivery": duplicating(delivery.handler, stack, "delivery")})
     for item, quantity in (("Item1", 3), ("Item2", 5)):

@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, text
 
 from deploy import rds_ca
 from inventory_core.adapters import db, migrate
-from inventory_core.service_layer import shop_service
 from inventory_core.config import Settings
 from inventory_core.databases import SHOP
+from inventory_core.service_layer import shop_service
 from tests.conftest import free_port
 from tests.tls_certs import make_authority, write_server_files
 
@@ -67,23 +67,23 @@ def tls_server(tmp_path_factory):
                     "--auth-root-authentication-method=normal", "--skip-test-db"],
                    check=True, capture_output=True, timeout=120)
     server = TlsServer(folder, free_port(), ca_pem)
-    log = open(folder / "server.log", "wb")
-    process = subprocess.Popen(
-        [server_binary, "--no-defaults", f"--datadir={folder / 'data'}", *as_root,
-         f"--port={server.port}", "--bind-address=127.0.0.1", f"--socket={server.socket}",
-         f"--pid-file={folder / 'mysqld.pid'}", "--skip-log-bin", "--skip-name-resolve",
-         f"--ssl-ca={ca_pem}", f"--ssl-cert={cert}", f"--ssl-key={key}",
-         "--require-secure-transport=ON"],
-        stdout=log, stderr=subprocess.STDOUT)
+    with open(folder / "server.log", "wb") as log:  # the server keeps its own descriptor
+        process = subprocess.Popen(
+            [server_binary, "--no-defaults", f"--datadir={folder / 'data'}", *as_root,
+             f"--port={server.port}", "--bind-address=127.0.0.1", f"--socket={server.socket}",
+             f"--pid-file={folder / 'mysqld.pid'}", "--skip-log-bin", "--skip-name-resolve",
+             f"--ssl-ca={ca_pem}", f"--ssl-cert={cert}", f"--ssl-key={key}",
+             "--require-secure-transport=ON"],
+            stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
                 server.admin("SELECT 1")
                 break
-            except pymysql.MySQLError:
+            except pymysql.MySQLError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((folder / "server.log").read_text()[-2000:])
+                    raise RuntimeError((folder / "server.log").read_text()[-2000:]) from exc
                 time.sleep(0.2)
         yield server
     finally:
@@ -140,7 +140,7 @@ def test_a_server_certificate_of_another_authority_is_refused(tls_server, tmp_pa
 
 def test_a_certificate_for_another_host_name_is_refused(tls_server):
     _connect(tls_server.url(host="localhost"))  # the name in the certificate: accepted
-    with pytest.raises(Exception, match="IP address mismatch|doesn't match|CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(Exception, match=r"IP address mismatch|doesn't match|CERTIFICATE_VERIFY_FAILED"):
         _connect(tls_server.url(host="127.0.0.1"))  # same server, a name the certificate lacks
 
 
@@ -151,7 +151,6 @@ def test_the_server_refuses_the_same_client_unencrypted(tls_server):
     engine = create_engine(f"mysql+pymysql://root@localhost:{tls_server.port}/mysql",
                            connect_args={"ssl_disabled": True})
     # MariaDB 10.11 answers "Access denied"; MySQL 8.0 (RDS) "insecure transport are prohibited".
-    with pytest.raises(Exception, match="Access denied|insecure transport"):
-        with engine.connect():
-            pass
+    with pytest.raises(Exception, match=r"Access denied|insecure transport"), engine.connect():
+        pass
     engine.dispose()

@@ -13,18 +13,21 @@ import requests
 from sqlalchemy import create_engine, select, text
 
 from consumers import notify, runtime
-from inventory_core.service_layer import dashboard, notifications, shop_service
 from inventory_core.adapters.db import session_factory
-from inventory_core.domain.events import parse_event
 from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensure_topology
 from inventory_core.adapters.migrate import upgrade
-from inventory_core.adapters.models.shop import Advertisement, EmailLog, ShopOutbox, ShopProcessedEvent
+from inventory_core.adapters.models.shop import (
+    Advertisement,
+    EmailLog,
+    ShopOutbox,
+    ShopProcessedEvent,
+)
+from inventory_core.domain.events import parse_event
+from inventory_core.service_layer import dashboard, notifications, shop_service
 from local_stack.poller import QueuePoller
 from shop_api import create_app
 from tests.conftest import new_database_url
 from tests.helpers import shop_uow
-
-
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -201,7 +204,7 @@ def test_an_ses_failure_keeps_the_email_pending_and_a_later_delivery_sends_it_on
 
 
 def test_an_unknown_event_type_is_dead_lettered_at_once(deployment):
-    settings, urls = deployment
+    settings, _ = deployment
     event = {"event_id": str(uuid.uuid4()), "type": "production.completed", "version": 1,
              "occurred_at": "2026-11-21T00:00:00+00:00", "payload": {
                  "production_order_id": 1, "replenishment_order_id": 1, "factory_id": 1,
@@ -379,6 +382,7 @@ def test_the_migration_gives_an_already_seeded_database_its_ads_and_managers(bac
             assert conn.execute(text("SELECT manager_email FROM factories ORDER BY factory_id")
                                 ).scalars().all() == ["factory1@example.com", "factory2@example.com"]
         from alembic import command
+
         from inventory_core.adapters.migrate import alembic_config
         with engine.begin() as conn:  # and it downgrades cleanly
             config = alembic_config("shop", url)

@@ -7,10 +7,10 @@ import time
 import pytest
 
 from consumers import outbox_sweep, runtime
-from inventory_core.service_layer import shop_service
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.adapters.models.factory import FactoryOutbox
+from inventory_core.service_layer import shop_service
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 from tests.integration.conftest import wait_for
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from consumers import production, runtime
-from inventory_core.service_layer import factory_service
 from inventory_core.adapters.db import session_factory
-from inventory_core.domain.events import new_event, parse_event
 from inventory_core.adapters.messaging import Messaging, ensure_topology
 from inventory_core.adapters.models.factory import FactoryOutbox
+from inventory_core.domain.events import new_event, parse_event
+from inventory_core.service_layer import factory_service
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 ORDER = dict(replenishment_order_id=77, factory_id=1, item_id=1, item_name="Item1", quantity=4,

@@ -2,7 +2,6 @@
 from sqlalchemy.exc import OperationalError
 
 from inventory_core.adapters import outbox
-
 from inventory_core.service_layer import shop_service
 from tests.helpers import outbox_types, shop_state, shop_uow
 

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from consumers import delivery, runtime
 from inventory_core.adapters.db import session_factory
-from inventory_core.domain.events import new_event
 from inventory_core.adapters.messaging import Messaging, ensure_topology
 from inventory_core.adapters.models.shop import Item, ShopProcessedEvent, StockLedgerEntry
+from inventory_core.domain.events import new_event
 from local_stack.poller import QueuePoller
 from tests.integration.conftest import wait_for
 from tests.reliability.conftest import ROOT

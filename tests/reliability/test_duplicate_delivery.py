@@ -5,12 +5,23 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from consumers import runtime
-from inventory_core.service_layer import shop_service
-from inventory_core.config import Settings
 from inventory_core.adapters.db import session_factory
-from inventory_core.adapters.models.factory import FactoryOutbox, FactoryProcessedEvent, ProductionLog, ProductionOrder
-from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOrder, ShopOutbox,
-                                        ShopProcessedEvent, StockLedgerEntry)
+from inventory_core.adapters.models.factory import (
+    FactoryOutbox,
+    FactoryProcessedEvent,
+    ProductionLog,
+    ProductionOrder,
+)
+from inventory_core.adapters.models.shop import (
+    Item,
+    Purchase,
+    ReplenishmentOrder,
+    ShopOutbox,
+    ShopProcessedEvent,
+    StockLedgerEntry,
+)
+from inventory_core.config import Settings
+from inventory_core.service_layer import shop_service
 from tests.helpers import shop_uow
 from tests.integration.conftest import ServerThread
 from tests.reliability.flow import Flow

@@ -18,7 +18,7 @@ def test_round_trip_keeps_every_field():
 
 
 def test_new_event_refuses_an_invalid_payload():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="payload invalid"):
         new_event("replenishment.requested", {**PAYLOAD, "quantity": 0})
 
 
