@@ -1,7 +1,8 @@
 """Notify consumer: stock.depleted / stock.restocked / replenishment.requested -> pause or resume
 the item's advertisement and e-mail the ad or factory manager through SES.
 
-Idempotent on the event id (see inventory_core.service_layer.notifications): a duplicate sends no second e-mail.
+Idempotent on the event id (see inventory_core.service_layer.notifications): a duplicate sends no
+second e-mail.
 An SES error raises, so the record is reported in batchItemFailures, redelivered, and
 dead-lettered after maxReceiveCount."""
 from __future__ import annotations

@@ -33,7 +33,8 @@ def handle_record(record: dict, deadline: float | None = None) -> str:
 def handler(event: dict, context=None) -> dict:
     deadline = None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        deadline = time.monotonic() + (context.get_remaining_time_in_millis() - SAFETY_MILLIS) / 1000
+        remaining_millis = context.get_remaining_time_in_millis() - SAFETY_MILLIS
+        deadline = time.monotonic() + remaining_millis / 1000
     unavailable: list[FactoryUnavailable] = []
 
     def record_handler(record: dict) -> None:

@@ -1,13 +1,14 @@
 """Tasks a deployed function runs on demand, inside the VPC next to its database:
 
-    zappa invoke shop_dev    deploy.tasks.prepare_shop      # migrate, then seed the sample data if empty
+    zappa invoke shop_dev    deploy.tasks.prepare_shop      # migrate, seed sample data if empty
     zappa invoke factory_dev deploy.tasks.prepare_factory
     zappa invoke shop_prod   deploy.tasks.upgrade_shop      # migrate only (no sample data)
     zappa invoke factory_prod deploy.tasks.upgrade_factory
 
 Each reads its database URL and secret ARN from the stage's environment (inventory_core.config),
 puts the user name and password from Secrets Manager into the URL the way the services do
-(inventory_core.adapters.db), and runs inventory_core.adapters.migrate. Idempotent: run them after every deploy.
+(inventory_core.adapters.db), and runs inventory_core.adapters.migrate. Idempotent: run them after
+every deploy.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 @dataclass(frozen=True)
 class Database:
-    name: str  # also the name of its migrations folder; its models are inventory_core.adapters.models.<name>
+    name: str  # its migrations folder's name too; its models: inventory_core.adapters.models.<name>
     outbox_class: str
 
     @property

@@ -75,7 +75,8 @@ class StackProcess:
                 raise StackFailed(f"the local stack exited with status {self.process.returncode} "
                                   f"before it was ready:\n{self.tail()}")
             if time.monotonic() > deadline:
-                raise StackFailed(f"the local stack was not ready after {timeout:.0f}s:\n{self.tail()}")
+                raise StackFailed(f"the local stack was not ready after {timeout:.0f}s:\n"
+                                  f"{self.tail()}")
         return self.ready_after
 
     def stop(self, timeout: float = 30.0) -> int:

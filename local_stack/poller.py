@@ -170,7 +170,8 @@ class QueuePoller:
         failures = answer.get("batchItemFailures") or []
         ids = {f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures}
         if any(i not in handles for i in ids):  # Lambda treats a malformed answer as all failed
-            log.error("%s: invalid batchItemFailures %r; the whole batch fails", self.name, failures)
+            log.error("%s: invalid batchItemFailures %r; the whole batch fails", self.name,
+                      failures)
             return set(handles)
         return ids
 
@@ -207,7 +208,8 @@ class QueuePoller:
 
 
 def pollers_for(messaging: Messaging, topology=None, wait_seconds: int = 5,
-                batch_window: float | None = None, functions: dict[str, str | Handler] | None = None,
+                batch_window: float | None = None,
+                functions: dict[str, str | Handler] | None = None,
                 include_dead_letters: bool = True) -> list[QueuePoller]:
     """One poller per queue of the topology (its consumer), and one per DLQ (the dead-letter
     consumer). `functions` overrides a queue's function by queue key (or 'dead_letter')."""

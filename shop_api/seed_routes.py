@@ -27,7 +27,8 @@ def buy():
     try:
         order = SeedPurchase().load(body)
     except ValidationError as exc:
-        return error_response(400, "Invalid purchase request.", seed_shape=True, errors=exc.messages)
+        return error_response(400, "Invalid purchase request.", seed_shape=True,
+                              errors=exc.messages)
     try:
         result = shop_service.purchase(unit_of_work(), order["item_name"], order["quantity"],
                                        order["requester"])

@@ -42,7 +42,8 @@ def seed_shop(session: Session) -> bool:
 def seed_factory(session: Session) -> bool:
     if session.scalar(select(FactorySite.factory_id).limit(1)) is not None:
         return False
-    session.add_all(FactorySite(factory_id=f, name=n, lead_time_seconds=FACTORY_LEAD_TIME_SECONDS[f])
+    session.add_all(FactorySite(factory_id=f, name=n,
+                                lead_time_seconds=FACTORY_LEAD_TIME_SECONDS[f])
                     for f, n, _ in SHOP_FACTORIES)
     session.add(ProductionLog(**SAMPLE_LOG))
     return True

@@ -96,7 +96,8 @@ def purchase(uow: UnitOfWork, item: str | int, quantity: int, requester: str) ->
         session.flush()
         order = None
         if sold:
-            _ledger(session, item.item_id, -quantity, remaining, "sale", f"purchase:{record.purchase_id}")
+            _ledger(session, item.item_id, -quantity, remaining, "sale",
+                    f"purchase:{record.purchase_id}")
             if remaining == 0:
                 _emit_stock_event(uow, "stock.depleted", item, remaining)
             if needs_reorder(rule_of(item), remaining):
@@ -161,7 +162,8 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         before = item.quantity
         item.quantity = before + quantity
         _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
-        order = session.get(ReplenishmentOrder, replenishment_order_id) if replenishment_order_id else None
+        order = (session.get(ReplenishmentOrder, replenishment_order_id)
+                 if replenishment_order_id else None)
         if order is not None and order.open_item_id is not None:
             order.open_item_id = None
             order.status = "fulfilled"
@@ -184,7 +186,8 @@ def adjust_stock(uow: UnitOfWork, item_id: int, delta: int, reason: str) -> int:
             raise ItemNotFound(item_id)
         after = item.quantity + delta
         if delta == 0 or not 0 <= after <= MAX_QUANTITY:
-            raise InvalidQuantity(f"stock would become {after}; it must stay from 0 to {MAX_QUANTITY}")
+            raise InvalidQuantity(f"stock would become {after}; it must stay from 0 to "
+                                  f"{MAX_QUANTITY}")
         before, item.quantity = item.quantity, after
         _ledger(session, item_id, delta, after, "adjustment", f"admin:{reason}"[:100])
         if before > 0 and after == 0:
@@ -226,7 +229,8 @@ def item_as_dict(item: Item) -> dict:
 
 def list_items(uow: UnitOfWork) -> list[dict]:
     with uow:
-        return [item_as_dict(i) for i in uow.session.scalars(select(Item).order_by(Item.item_id)).unique()]
+        items = uow.session.scalars(select(Item).order_by(Item.item_id)).unique()
+        return [item_as_dict(i) for i in items]
 
 
 def get_item(uow: UnitOfWork, item_id: int) -> dict:
@@ -239,7 +243,8 @@ def get_item(uow: UnitOfWork, item_id: int) -> dict:
 
 def list_replenishments(uow: UnitOfWork, status: str | None = None, limit: int = 100) -> list[dict]:
     with uow:
-        query = select(ReplenishmentOrder).order_by(ReplenishmentOrder.replenishment_order_id.desc())
+        newest_first = ReplenishmentOrder.replenishment_order_id.desc()
+        query = select(ReplenishmentOrder).order_by(newest_first)
         if status:
             query = query.where(ReplenishmentOrder.status == status)
         return [replenishment_as_dict(o) for o in uow.session.scalars(query.limit(limit))]

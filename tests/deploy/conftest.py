@@ -72,7 +72,8 @@ def sqs_event(queue_arn: str, bodies: list[str]) -> dict:
     return {"Records": [{
         "messageId": str(uuid.uuid4()), "receiptHandle": f"handle-{i}", "body": body,
         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000",
-                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1700000000000"},
+                       "SenderId": "AIDAEXAMPLE",
+                       "ApproximateFirstReceiveTimestamp": "1700000000000"},
         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn, "awsRegion": queue_arn.split(":")[3],
     } for i, body in enumerate(bodies)]}

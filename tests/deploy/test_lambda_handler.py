@@ -101,8 +101,8 @@ def _body(response: dict):
 def _rule(module, function: str) -> str:
     from zappa.core import Zappa
     zappa = Zappa(boto_session=boto3.Session(region_name="ap-northeast-2"), load_credentials=False)
-    return zappa.get_scheduled_event_name({"function": function}, function,
-                                          f"{module.PROJECT_NAME}-{module.API_STAGE}".replace("_", "-"))
+    lambda_name = f"{module.PROJECT_NAME}-{module.API_STAGE}".replace("_", "-")
+    return zappa.get_scheduled_event_name({"function": function}, function, lambda_name)
 
 
 def _queue_arn(module, queue_name: str) -> str:
@@ -210,12 +210,14 @@ def test_consumers_stage_reports_only_the_failed_record_of_a_batch(lambda_stage)
 
     from inventory_core.adapters.db import get_engine
     with get_engine(settings.shop_database_url).connect() as connection:
-        assert connection.execute(text("SELECT quantity FROM items WHERE item_id = 1")).scalar() == 4
+        quantity = text("SELECT quantity FROM items WHERE item_id = 1")
+        assert connection.execute(quantity).scalar() == 4
 
     poison = f"poison {uuid.uuid4()}"
     dead = sqs_event(_queue_arn(module, f"{settings.name_prefix}-order-queue-dlq"), [poison])
     assert handler(dead, FakeContext()) == {"batchItemFailures": []}
-    [letter] = list_dead_letters(UnitOfWork(session_factory(settings.shop_database_url), ShopOutbox))
+    uow = UnitOfWork(session_factory(settings.shop_database_url), ShopOutbox)
+    [letter] = list_dead_letters(uow)
     assert letter["body"] == poison
     assert letter["dlq"].endswith("-order-queue-dlq")
     assert letter["source_queue"].endswith("-order-queue")

@@ -142,7 +142,8 @@ class Stack:
         with self.factory_sessions()() as session:
             query = select(func.count()).select_from(ProductionOrder)
             if replenishment_order_id is not None:
-                query = query.where(ProductionOrder.replenishment_order_id == replenishment_order_id)
+                query = query.where(
+                    ProductionOrder.replenishment_order_id == replenishment_order_id)
             return session.scalar(query)
 
     def pending_outbox(self, database: str) -> int:

@@ -138,7 +138,8 @@ def test_an_early_due_message_is_delayed_again_for_the_remaining_time(factory_ur
     assert factory_service.get_production_order(uow_on(factory_url), order_id)["status"] == (
         "in_production")
     assert outbox_rows(factory_url, "production.completed") == []
-    assert factory_service.complete_production(uow_on(factory_url), order_id, now=due) == "completed"
+    completed = factory_service.complete_production(uow_on(factory_url), order_id, now=due)
+    assert completed == "completed"
     assert len(outbox_rows(factory_url, "production.completed")) == 1
 
 

@@ -30,7 +30,8 @@ def test_failed_purchase_is_replenished_through_the_queues(stack):
     assert item["quantity"] == 2 + order["quantity"]
     assert shop_service.ledger_balance(stack.shop_uow(), 2) == item["quantity"]
     logs = requests.get(f"{stack.factory.url}/log", timeout=10).json()
-    produced = [log for log in logs if log["item_name"] == "Item2" and log["requester"] == "jeonghun"]
+    produced = [log for log in logs
+                if log["item_name"] == "Item2" and log["requester"] == "jeonghun"]
     assert [log["quantity"] for log in produced] == [order["quantity"]]
     # The seed's system test: once production is done, the same purchase succeeds.
     assert stack.buy("Item2", 5, "jeonghun").startswith("구매 완료! 남은 재고: ")

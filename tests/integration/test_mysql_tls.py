@@ -24,7 +24,8 @@ from tests.tls_certs import make_authority, write_server_files
 
 
 def _binary(name: str) -> str:
-    found = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    sbin = f"/usr/sbin/{name}"
+    found = shutil.which(name) or (sbin if os.path.exists(sbin) else None)
     if not found:
         message = f"{name} is not installed: no private TLS MariaDB server"
         if os.environ.get("REQUIRE_MYSQL") == "1":
@@ -109,7 +110,8 @@ def test_the_shop_migrates_and_sells_over_verified_tls(tls_server):
                                     quantity=1, requester="tls-test")
     assert outcome.completed and outcome.remaining == 2
     with db.get_engine(url).connect() as connection:
-        assert connection.execute(text("SELECT quantity FROM items WHERE item_id = 3")).scalar() == 2
+        quantity = text("SELECT quantity FROM items WHERE item_id = 3")
+        assert connection.execute(quantity).scalar() == 2
 
 
 def test_deploy_settings_urls_name_the_bundle_where_the_package_holds_it():
@@ -140,7 +142,8 @@ def test_a_server_certificate_of_another_authority_is_refused(tls_server, tmp_pa
 
 def test_a_certificate_for_another_host_name_is_refused(tls_server):
     _connect(tls_server.url(host="localhost"))  # the name in the certificate: accepted
-    with pytest.raises(Exception, match=r"IP address mismatch|doesn't match|CERTIFICATE_VERIFY_FAILED"):
+    refused = r"IP address mismatch|doesn't match|CERTIFICATE_VERIFY_FAILED"
+    with pytest.raises(Exception, match=refused):
         _connect(tls_server.url(host="127.0.0.1"))  # same server, a name the certificate lacks
 
 

@@ -49,7 +49,8 @@ def email_rows(url: str) -> list[EmailLog]:
 
 def outbox_bodies(url: str, event_type: str) -> list[str]:
     with session_factory(url)() as session:
-        return list(session.scalars(select(ShopOutbox.body).where(ShopOutbox.event_type == event_type)
+        return list(session.scalars(select(ShopOutbox.body)
+                                    .where(ShopOutbox.event_type == event_type)
                                     .order_by(ShopOutbox.outbox_id)))
 
 
@@ -241,7 +242,8 @@ def test_a_stale_depletion_never_pauses_a_restocked_ad(shop_url):
     assert notifications.handle_event(uow, mailer, "s@example.com", depleted).ad_change == "paused"
     shop_service.adjust_stock(uow, 1, 4, "found")
     [restocked] = [e for e in _events(shop_url, "stock.restocked") if e.payload["item_id"] == 1]
-    assert notifications.handle_event(uow, mailer, "s@example.com", restocked).ad_change == "resumed"
+    handled = notifications.handle_event(uow, mailer, "s@example.com", restocked)
+    assert handled.ad_change == "resumed"
     assert ad_status(shop_url, 1) == "active"
     assert mailer.sent == [("ads@example.com", "[Ad paused] Item1 is out of stock"),
                            ("ads@example.com", "[Ad resumed] Item1 is back in stock")]
@@ -305,7 +307,8 @@ def test_a_sender_that_died_mid_send_is_taken_over_after_its_lease(shop_url, mon
     shop_service.adjust_stock(shop_uow(shop_url), 1, -1, "count")
     [event] = _events(shop_url, "stock.depleted")
     with pytest.raises(notifications.EmailNotSent):
-        notifications.handle_event(shop_uow(shop_url), FakeMailer(fail=True), "s@example.com", event)
+        notifications.handle_event(shop_uow(shop_url), FakeMailer(fail=True), "s@example.com",
+                                   event)
     # Simulate a crash right after claiming: the row is `sending` with a lease that runs out.
     monkeypatch.setattr(notifications, "CLAIM_SECONDS", -1)
     assert notifications._claim(shop_uow(shop_url), email_rows(shop_url)[0].email_id) is not None
@@ -347,7 +350,8 @@ def test_the_dashboard_shows_stock_orders_paused_ads_and_emails_and_nothing_secr
                       "ADMIN_TOKEN": "secret-admin-token-123"})
     client = app.test_client()
     page = client.get("/dashboard")
-    assert page.status_code == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     html = page.get_data(as_text=True)
     assert 'data-item="Item1" data-quantity="0"' in html and "ad paused" in html
     assert "[Ad paused] Item1 is out of stock" in html
@@ -379,8 +383,9 @@ def test_the_migration_gives_an_already_seeded_database_its_ads_and_managers(bac
                                      "ORDER BY item_id")).all() == [
                 (1, "active", "ads@example.com"), (2, "active", "ads@example.com"),
                 (3, "active", "ads@example.com")]
-            assert conn.execute(text("SELECT manager_email FROM factories ORDER BY factory_id")
-                                ).scalars().all() == ["factory1@example.com", "factory2@example.com"]
+            emails = text("SELECT manager_email FROM factories ORDER BY factory_id")
+            assert conn.execute(emails).scalars().all() == ["factory1@example.com",
+                                                            "factory2@example.com"]
         from alembic import command
 
         from inventory_core.adapters.migrate import alembic_config

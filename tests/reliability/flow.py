@@ -70,7 +70,8 @@ class Flow:
 
     def install(self, monkeypatch) -> Flow:
         # lru_cache: runtime.reset() clears it like the function it replaces
-        monkeypatch.setattr(runtime, "messaging", functools.lru_cache(maxsize=1)(lambda: self.recorder))
+        monkeypatch.setattr(runtime, "messaging",
+                            functools.lru_cache(maxsize=1)(lambda: self.recorder))
         return self
 
     def relay_outboxes(self) -> list[Message]:

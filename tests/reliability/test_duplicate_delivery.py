@@ -37,7 +37,8 @@ def deployment(fresh_database, moto_endpoint, label: str) -> Settings:
 
 def run(settings: Settings, monkeypatch, chaotic_seed: int | None) -> dict:
     from factory_api import create_app
-    factory = ServerThread(create_app({"SETTINGS": settings, "PUBLISH_AFTER_COMMIT": False})).start()
+    factory_app = create_app({"SETTINGS": settings, "PUBLISH_AFTER_COMMIT": False})
+    factory = ServerThread(factory_app).start()
     try:
         settings = settings.but(factory_api_url=factory.url)
         for name, value in {"SHOP_DATABASE_URL": settings.shop_database_url,

@@ -6,7 +6,8 @@ import pytest
 from inventory_core.domain.events import InvalidEvent, new_event, parse_event
 
 PAYLOAD = {"replenishment_order_id": 1, "item_id": 2, "item_name": "Item2", "factory_id": 2,
-           "factory_name": "Factory2", "quantity": 8, "requester": "jeonghun", "trigger": "shortage"}
+           "factory_name": "Factory2", "quantity": 8, "requester": "jeonghun",
+           "trigger": "shortage"}
 
 
 def test_round_trip_keeps_every_field():

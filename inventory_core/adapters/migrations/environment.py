@@ -8,7 +8,8 @@ def run_migrations(target_metadata: MetaData) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table instead.
     options = dict(target_metadata=target_metadata, render_as_batch=True)
     if context.is_offline_mode():
-        context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True, **options)
+        context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True,
+                          **options)
         with context.begin_transaction():
             context.run_migrations()
         return
