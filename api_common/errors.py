@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
@@ -32,7 +33,7 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages")  # webargs/marshmallow validation details
-        extra = {"errors": _flatten(messages)} if messages else {}
+        extra: dict[str, Any] = {"errors": _flatten(messages)} if messages else {}
         if messages:
             message = "The request is invalid; see errors."
         else:

@@ -16,7 +16,7 @@ from inventory_core.domain.events import InvalidEvent
 from inventory_core.topology import dead_letter_queue_of
 
 log = logging.getLogger(__name__)
-RecordHandler = Callable[[dict], None]
+RecordHandler = Callable[[dict], object]  # what it returns is not used
 
 
 class PermanentFailure(Exception):

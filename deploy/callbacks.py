@@ -13,14 +13,27 @@ loads this file by path as a top-level module, so it imports nothing from this p
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Final
 
-REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+if TYPE_CHECKING:  # the stubs (requirements/dev.txt) are not in the Lambda package
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_lambda.type_defs import (
+        EventSourceMappingConfigurationResponseTypeDef,
+        EventSourceMappingConfigurationTypeDef,
+        ListEventSourceMappingsRequestTypeDef,
+    )
+
+    # An event source mapping as listed, or as get_event_source_mapping answers it (every key)
+    SourceMapping = (EventSourceMappingConfigurationTypeDef
+                     | EventSourceMappingConfigurationResponseTypeDef)
+
+REPORT_BATCH_ITEM_FAILURES: Final = "ReportBatchItemFailures"
 SETTLED_STATES = {"Enabled", "Disabled"}  # others (Creating, Updating, Enabling…) refuse updates
 FACTORY_URL_PLACEHOLDER = "https://factory-api-url-not-set.invalid"  # as deploy.settings writes it
 LAMBDA_TASK_ROOT = "/var/task"  # as deploy.rds_ca writes it into the database URLs
 
 
-def _lambda_client(zappa_cli):
+def _lambda_client(zappa_cli) -> LambdaClient:
     zappa = zappa_cli.zappa
     client = getattr(zappa, "lambda_client", None)
     return client if client is not None else zappa.boto_session.client("lambda")
@@ -31,10 +44,11 @@ def _is_sqs(arn: str) -> bool:
     return len(parts) > 2 and parts[2] == "sqs"
 
 
-def sqs_mappings(client, function_name: str) -> list[dict]:
+def sqs_mappings(client: LambdaClient,
+                 function_name: str) -> list[EventSourceMappingConfigurationTypeDef]:
     mappings, marker = [], None
     while True:
-        kwargs = {"FunctionName": function_name}
+        kwargs: ListEventSourceMappingsRequestTypeDef = {"FunctionName": function_name}
         if marker:
             kwargs["Marker"] = marker
         page = client.list_event_source_mappings(**kwargs)
@@ -45,7 +59,8 @@ def sqs_mappings(client, function_name: str) -> list[dict]:
             return mappings
 
 
-def _wait_until_settled(client, mapping: dict, timeout: float, sleep) -> dict:
+def _wait_until_settled(client: LambdaClient, mapping: SourceMapping, timeout: float,
+                        sleep) -> SourceMapping:
     deadline = time.monotonic() + timeout
     delay = 1.0
     while mapping.get("State", "Enabled") not in SETTLED_STATES:

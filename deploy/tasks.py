@@ -64,7 +64,7 @@ def self_check(event=None, context=None) -> dict:
     import importlib
     import sys
 
-    import zappa_settings  # written into every package by Zappa
+    import zappa_settings  # type: ignore[import-not-found]  # Zappa writes it into the package
 
     names = sorted({name for functions in getattr(zappa_settings, "AWS_EVENT_MAPPING", {}).values()
                     for name in ([functions] if isinstance(functions, str) else functions)})

@@ -45,10 +45,18 @@ class StackProcess:
         self._reader.start()
         return self
 
+    def _running(self) -> subprocess.Popen:
+        if self.process is None:
+            raise StackFailed("the local stack was not started")
+        return self.process
+
     def _read(self) -> None:
+        output = self._running().stdout
+        if output is None:  # never: start() asks for a pipe
+            return
         with (open(self.log_path, "a", encoding="utf-8") if self.log_path
               else nullcontext()) as log:
-            for raw in iter(self.process.stdout.readline, b""):
+            for raw in iter(output.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 self.lines.append(line)
                 if log:
@@ -68,36 +76,41 @@ class StackProcess:
 
     def wait_ready(self, timeout: float = 90.0) -> float:
         """Seconds from start to the ready line; StackFailed if it exits or takes too long."""
+        process = self._running()
         deadline = time.monotonic() + timeout
         while not self.ready.wait(0.1):
-            if self.process.poll() is not None:
-                self._reader.join(2)
-                raise StackFailed(f"the local stack exited with status {self.process.returncode} "
+            if process.poll() is not None:
+                if self._reader:
+                    self._reader.join(2)
+                raise StackFailed(f"the local stack exited with status {process.returncode} "
                                   f"before it was ready:\n{self.tail()}")
             if time.monotonic() > deadline:
                 raise StackFailed(f"the local stack was not ready after {timeout:.0f}s:\n"
                                   f"{self.tail()}")
+        if self.ready_after is None:  # never: the ready line sets it before `ready` is set
+            raise StackFailed("ready without a ready line")
         return self.ready_after
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, as a user's Ctrl-C would; the exit status. If the supervisor does not stop
         within `timeout`, it and every process below it are killed: its parts run in sessions of
         their own, so killing the supervisor alone would leave them running on their ports."""
-        if self.process.poll() is None:
+        process = self._running()
+        if process.poll() is None:
             # Taken before the signal: once the supervisor is gone its parts are re-parented and
             # can no longer be found below it.
-            tree = started_at(descendants(self.process.pid))
-            self.process.send_signal(signal.SIGTERM)
+            tree = started_at(descendants(process.pid))
+            process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout)
+                process.wait(timeout)
             except subprocess.TimeoutExpired:
-                tree.update(started_at(descendants(self.process.pid)))  # parts it restarted since
-                self.process.kill()
-                self.process.wait(5)
+                tree.update(started_at(descendants(process.pid)))  # parts it restarted since
+                process.kill()
+                process.wait(5)
                 kill_all(tree)
         if self._reader:
             self._reader.join(5)
-        return self.process.returncode
+        return process.returncode
 
 
 def descendants(pid: int) -> set[int]:

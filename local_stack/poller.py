@@ -16,11 +16,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.topology import TOPOLOGY, dead_letter_queue_of
+
+if TYPE_CHECKING:
+    from types_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict, object], dict | None]
@@ -63,7 +67,7 @@ class PollStats:
         self.seconds += other.seconds
 
 
-def to_lambda_record(message: dict, queue_arn: str, region: str) -> dict:
+def to_lambda_record(message: MessageTypeDef, queue_arn: str, region: str) -> dict:
     attributes = message.get("Attributes", {})
     return {
         "messageId": message["MessageId"],
@@ -113,7 +117,7 @@ class QueuePoller:
             self._queue_arn = self.messaging.queue_arn(self.queue_url)
         return self._queue_arn
 
-    def _gather(self) -> list[dict]:
+    def _gather(self) -> list[MessageTypeDef]:
         messages = self.messaging.receive(self.queue_url, self.batch_size, self.wait_seconds)
         if not messages:
             return []
@@ -173,7 +177,7 @@ class QueuePoller:
             log.error("%s: invalid batchItemFailures %r; the whole batch fails", self.name,
                       failures)
             return set(handles)
-        return ids
+        return {message_id for message_id in handles if message_id in ids}  # = ids, as strings
 
     def run(self, stop_event: threading.Event,
             on_poll: Callable[[PollStats], None] | None = None) -> PollStats:

@@ -222,11 +222,12 @@ class Supervisor:
     def _pump(self, name: str, stream, part: Part | None = None) -> None:
         for raw in iter(stream.readline, b""):
             line = _ANSI.sub("", raw.decode("utf-8", "replace").rstrip())
-            marker = (part is not None and bool(part.ready_marker)
-                      and part.ready_marker in line)
+            ready_marker = part.ready_marker if part is not None else None
+            marker = bool(ready_marker and ready_marker in line)
             if part is None or not part.quiet(line):
                 self.console.line(name, line)
-            if marker:  # after the line is out, so the ready banner never comes before it
+            # Set after the line is out, so the ready banner never comes before it.
+            if marker and part is not None:
                 part.marker_seen.set()
         stream.close()
 
@@ -276,8 +277,8 @@ class Supervisor:
             time.sleep(0.05)  # orphaned workers die of SIGKILL in a moment
 
     # -- crashes and restarts -------------------------------------------------------------------
-    def _on_exit(self, part: Part) -> None:
-        process, code = part.process, part.process.returncode
+    def _on_exit(self, part: Part, process: subprocess.Popen) -> None:
+        code = process.returncode
         ran = time.monotonic() - part.started_at
         self._signal_group(process, signal.SIGKILL)  # workers it may have left behind
         if part.pump:
@@ -307,7 +308,7 @@ class Supervisor:
         now = time.monotonic()
         for part in self.parts.values():
             if part.process is not None and part.process.poll() is not None:
-                self._on_exit(part)
+                self._on_exit(part, part.process)
                 if self.stopping.is_set():
                     return
             elif part.process is None and part.restart_at is not None and now >= part.restart_at:

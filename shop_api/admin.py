@@ -10,7 +10,7 @@ from inventory_core.service_layer import dead_letters, shop_service
 from shop_api import schemas
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operations (bearer token)")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.post("/items/<int:item_id>/stock-adjustments")

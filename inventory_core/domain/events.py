@@ -38,9 +38,11 @@ class Event:
                            "payload": self.payload}, ensure_ascii=False, separators=(",", ":"))
 
 
-_quantity = dict(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
-_id = dict(required=True, strict=True, validate=validate.Range(min=1))
-_name = dict(required=True, validate=validate.Length(min=1, max=100))
+# Field options shared by the schemas below (marshmallow's keyword arguments).
+_quantity: dict[str, Any] = {"required": True, "strict": True,
+                             "validate": validate.Range(min=1, max=MAX_QUANTITY)}
+_id: dict[str, Any] = {"required": True, "strict": True, "validate": validate.Range(min=1)}
+_name: dict[str, Any] = {"required": True, "validate": validate.Length(min=1, max=100)}
 
 
 class ReplenishmentRequested(Schema):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.factory import FactorySite, ProductionLog, ProductionOrder
 from inventory_core.domain.events import new_event
@@ -133,12 +134,12 @@ def complete_production(uow: UnitOfWork, production_order_id: int,
             uow.commit()
             return "rescheduled"
         # Conditional: of two concurrent deliveries of the same message, exactly one matches.
-        won = session.execute(
+        won = rows_matched(session,
             update(ProductionOrder)
             .where(ProductionOrder.production_order_id == production_order_id,
                    ProductionOrder.status == "in_production")
             .values(status="completed", completed_at=now)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .execution_options(synchronize_session=False)) == 1
         if not won:
             return "already_completed"
         uow.emit(new_event("production.completed", {

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
+from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import (
@@ -74,22 +75,24 @@ def _find_item(session, item: str | int) -> Item:
 
 
 @retry_transient
-def purchase(uow: UnitOfWork, item: str | int, quantity: int, requester: str) -> PurchaseResult:
-    """Sell `quantity` units of `item` (a name or an id) if there are that many, atomically;
-    otherwise sell nothing and make sure a replenishment order is open for it (one at most)."""
+def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
+             requester: str) -> PurchaseResult:
+    """Sell `quantity` units of the item `item_key` names (a name or an id) if there are that
+    many, atomically; otherwise sell nothing and make sure a replenishment order is open for it
+    (one at most)."""
     check_quantity(quantity)
     with uow:
         session = uow.session
-        item = _find_item(session, item)
+        item = _find_item(session, item_key)
         # The conditional decrement: of many concurrent buyers, only those the stock covers match.
-        sold = session.execute(
+        sold = rows_matched(session,
             update(Item).where(Item.item_id == item.item_id, Item.quantity >= quantity)
             .values(quantity=Item.quantity - quantity)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .execution_options(synchronize_session=False)) == 1
         # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
         # quantity as it is now: after our decrement, or as the shortage found it.
-        remaining = session.scalar(select(Item.quantity).where(Item.item_id == item.item_id)
-                                   .with_for_update())
+        remaining = session.scalars(select(Item.quantity).where(Item.item_id == item.item_id)
+                                    .with_for_update()).one()
         record = Purchase(item_id=item.item_id, quantity=quantity, requester=requester,
                           status="completed" if sold else "short", remaining=remaining)
         session.add(record)
@@ -205,12 +208,12 @@ def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
     with uow:
         # Conditional: a restock may have fulfilled the order since the factory answered (a short
         # lead time), and a fulfilled order must never go back to accepted.
-        accepted = uow.session.execute(
+        accepted = rows_matched(uow.session,
             update(ReplenishmentOrder)
             .where(ReplenishmentOrder.replenishment_order_id == replenishment_order_id,
                    ReplenishmentOrder.status == "requested")
             .values(status="accepted", accepted_at=utcnow(), factory_reference=factory_reference)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .execution_options(synchronize_session=False)) == 1
         if accepted:
             uow.commit()
             return True
@@ -258,5 +261,5 @@ def get_replenishment(uow: UnitOfWork, replenishment_order_id: int) -> dict | No
 
 def ledger_balance(uow: UnitOfWork, item_id: int) -> int:
     with uow:
-        return uow.session.scalar(select(func.coalesce(func.sum(StockLedgerEntry.delta), 0))
-                                  .where(StockLedgerEntry.item_id == item_id))
+        return uow.session.scalars(select(func.coalesce(func.sum(StockLedgerEntry.delta), 0))
+                                   .where(StockLedgerEntry.item_id == item_id)).one()

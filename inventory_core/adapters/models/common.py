@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,6 +54,9 @@ any transaction, then sets `published_at`."""
 
     __tablename__ = "outbox"
 
+    if TYPE_CHECKING:  # the keyword constructor of the declarative base it is mixed into
+        def __init__(self, **columns: Any) -> None: ...
+
     outbox_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
@@ -71,6 +75,9 @@ class ProcessedEventMixin:
     so a redelivered duplicate is recognised and changes nothing."""
 
     __tablename__ = "processed_events"
+
+    if TYPE_CHECKING:  # the keyword constructor of the declarative base it is mixed into
+        def __init__(self, **columns: Any) -> None: ...
 
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)

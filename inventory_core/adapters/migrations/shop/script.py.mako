@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 
 import inventory_core.adapters.models.common  # noqa: F401  (column types used below)
-${imports if imports else ""}
+% if imports:
+${imports}
+% endif
 
 # revision identifiers, used by Alembic.
 revision: str = ${repr(up_revision)}
