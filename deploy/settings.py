@@ -1,8 +1,8 @@
 """Write zappa_settings.json from the topology and Terraform's outputs: the one command between
 `terraform apply` and `zappa deploy`.
 
-    .venv/bin/python -m deploy.settings --env dev --terraform-dir terraform  # terraform output
-    .venv/bin/python -m deploy.settings --env dev --outputs outputs.json     # a saved output -json
+    .venv/bin/python -m deploy.settings --env dev --terraform-dir terraform  # runs terraform output
+    .venv/bin/python -m deploy.settings --env dev --outputs outputs.json     # its output, saved
     .venv/bin/python -m deploy.settings --env dev --terraform-dir terraform --factory-api-url auto
     .venv/bin/python -m deploy.settings --example                            # the committed file
 

@@ -23,7 +23,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 # MySQL/MariaDB deadlock and lock-wait timeout: the transaction was rolled back, retrying is safe.
 TRANSIENT_MYSQL_ERRORS = {1205, 1213}
-ATTEMPTS = 5
+ATTEMPTS = 5  # of a transaction that keeps being chosen as the victim
 
 
 class UnitOfWork:
@@ -81,5 +81,5 @@ def retry_transient(func: Callable[P, R]) -> Callable[P, R]:
                     raise
                 log.info("transient database error, retrying %s: %s", func.__name__, exc.orig)
                 time.sleep(0.01 * 2 ** attempt)
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable: the last attempt returned or raised")
     return wrapper

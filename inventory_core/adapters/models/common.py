@@ -84,13 +84,5 @@ class ProcessedEventMixin:
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-__all__ = [
-    "JSON",
-    "NAMING",
-    "BigId",
-    "OutboxMixin",
-    "ProcessedEventMixin",
-    "UTCDateTime",
-    "iso",
-    "utcnow",
-]
+__all__ = ["JSON", "NAMING", "BigId", "OutboxMixin", "ProcessedEventMixin", "UTCDateTime", "iso",
+           "utcnow"]
