@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo bench generate clean install
+.PHONY: run test lint demo bench generate clean install
 install: $(STAMP)
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
@@ -20,8 +20,17 @@ run: $(STAMP)   ## the whole system locally: moto, both APIs, consumers, outbox 
 demo: $(STAMP)  ## the seed's system test, told step by step
 	$(PY) -m local_stack.demo
 
-test: $(STAMP)  ## every test: unit, integration (SQLite + MySQL when reachable), e2e
-	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: no tests collected
+# Lint first and the tests anyway, so one run reports both; pytest's summary stays the last line.
+test: $(STAMP)  ## lint, then every test: unit, integration (SQLite + MySQL when reachable), e2e
+	@lint=0; $(MAKE) --no-print-directory lint || lint=$$?; \
+	$(PY) -m pytest -n auto --dist loadgroup $(PYTEST_ARGS) || [ $$? -eq 5 ] || exit 1; \
+	if [ $$lint -ne 0 ]; then echo "make test: the tests passed but lint failed (above)" >&2; exit 1; fi
+
+lint: $(STAMP)  ## ruff (style, bugs, import order) and mypy (types), configured in pyproject.toml
+	@status=0; \
+	echo "ruff check ."; $(PY) -m ruff check . || status=1; \
+	echo "mypy"; $(PY) -m mypy || status=1; \
+	exit $$status
 
 bench: $(STAMP) ## benchmarks; writes docs/benchmarks.md
 	$(PY) -m bench
@@ -31,4 +40,4 @@ generate: $(STAMP) ## rewrite the files derived from inventory_core/topology.py 
 	$(PY) -m deploy.settings --example
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import cast
 
 from flask import Flask, current_app
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
-from flask_smorest.spec.plugins import integerconverter2paramschema
 
 from api_common.errors import register_error_handlers
 from api_common.validation import RowId
@@ -31,8 +32,9 @@ def build_app(import_name: str, title: str, config: dict | None,
     """An app whose settings come from the environment, overridden by `config` (tests pass
     e.g. {"SHOP_DATABASE_URL": ...} or a whole {"SETTINGS": Settings(...)})."""
     app = Flask(import_name)
-    app.json.ensure_ascii = False  # the seed answers in Korean; keep it readable
-    app.json.sort_keys = False  # and lists item fields in its own order
+    json_provider = cast(DefaultJSONProvider, app.json)  # Flask's default provider class
+    json_provider.ensure_ascii = False  # the seed answers in Korean; keep it readable
+    json_provider.sort_keys = False  # and lists item fields in its own order
     app.config.from_mapping(OPENAPI_DEFAULTS, API_TITLE=title)
     app.config.from_prefixed_env("FLASK")
     if config:
@@ -43,7 +45,7 @@ def build_app(import_name: str, title: str, config: dict | None,
     app.extensions["database"] = database
     app.url_map.converters["id"] = RowId
     api = Api(app)
-    api.register_converter(RowId, integerconverter2paramschema)
+    api.register_converter(RowId, RowId.openapi_schema)
     register_error_handlers(app)
     if not app.debug:
         logging.getLogger().setLevel(logging.INFO)

@@ -17,7 +17,8 @@ def register_database_commands(app: Flask) -> None:
 
     db = AppGroup("db", help=f"The {name} database.")
 
-    # inventory_core.adapters.migrate imports Alembic: only when a command runs, never on a Lambda cold start.
+    # inventory_core.adapters.migrate imports Alembic: only when a command runs, never on a Lambda
+    # cold start.
     @db.command("upgrade")
     def upgrade():
         """Create or migrate the schema to the newest revision."""

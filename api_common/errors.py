@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
@@ -32,7 +33,7 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages")  # webargs/marshmallow validation details
-        extra = {"errors": _flatten(messages)} if messages else {}
+        extra: dict[str, Any] = {"errors": _flatten(messages)} if messages else {}
         if messages:
             message = "The request is invalid; see errors."
         else:
@@ -52,9 +53,9 @@ def register_error_handlers(app: Flask) -> None:
                            ensure_ascii=False).encode("utf-8")
             except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
                 return error_response(400, "The request body is not valid JSON.",
-                                      errors={"body": ["Invalid JSON: malformed, too deeply "
-                                                       "nested, with an out-of-range number or "
-                                                       "a lone surrogate in a string."]})
+                                      errors={"body": [("Invalid JSON: malformed, too deeply "
+                                                        "nested, with an out-of-range number or "
+                                                        "a lone surrogate in a string.")]})
         return None
 
     @app.errorhandler(OperationalError)
@@ -64,7 +65,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.exception("unhandled error")
+        log.error("unhandled error", exc_info=exc)
         return error_response(500, "Internal error; it has been logged.")
 
 

@@ -50,3 +50,8 @@ class RowId(IntegerConverter):
 
     def __init__(self, url_map: Map, max: int = BIGINT_MAX) -> None:
         super().__init__(url_map, min=1, max=max)
+
+    @staticmethod
+    def openapi_schema(converter: RowId) -> dict[str, Any]:
+        """The path parameter's schema in the OpenAPI document."""
+        return {"type": "integer", "minimum": converter.min, "maximum": converter.max}

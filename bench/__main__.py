@@ -14,7 +14,7 @@ import shlex
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import coldstart, consumer, end_to_end, profile, purchases
@@ -75,13 +75,14 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
         "# Benchmarks",
         "",
         "Written by `make bench` (`.venv/bin/python -m bench`); rerun it to refresh every figure.",
-        "Each figure is set against a baseline measured in the same run on the same machine, so the",
-        "ratios mean more than the absolute numbers (which depend on the machine and its load).",
+        "Each figure is set against a baseline measured in the same run on the same machine,",
+        "so the ratios mean more than the absolute numbers (which depend on the machine and its",
+        "load).",
         "",
         f"- command: `{command}` ({seconds:.0f} s)",
-        f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {os.cpu_count()} cores (nproc), {platform.machine()}, "
-        f"{platform.system()} {platform.release()}",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        (f"- machine: {os.cpu_count()} cores (nproc), {platform.machine()}, "
+         f"{platform.system()} {platform.release()}"),
         f"- Python {platform.python_version()}; MariaDB {mariadb_version()}",
         "",
         "| benchmark | figure | baseline (same run) | ratio |",
@@ -91,13 +92,13 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
     if p:
         h, b = p["http"], p["bare"]
         lines += [
-            f"| purchase over HTTP, {p['clients']} clients (gunicorn {p['workers']} workers x "
-            f"{p['threads']} threads, MariaDB) | {h['per_second']:.0f} purchases/s "
-            f"({h['calls']} in total) | bare `UPDATE items ... WHERE quantity >= 1` from "
-            f"{p['clients']} threads: {b['per_second']:.0f}/s | {p['ratio']:.3f} |",
-            f"| purchase latency p50 / p99 | {h['p50_ms']:.1f} ms / {h['p99_ms']:.1f} ms | "
-            f"bare UPDATE p50 / p99: {b['p50_ms']:.2f} ms / {b['p99_ms']:.2f} ms | "
-            f"{h['p50_ms'] / b['p50_ms']:.1f}x / {h['p99_ms'] / b['p99_ms']:.1f}x |",
+            (f"| purchase over HTTP, {p['clients']} clients (gunicorn {p['workers']} workers x "
+             f"{p['threads']} threads, MariaDB) | {h['per_second']:.0f} purchases/s "
+             f"({h['calls']} in total) | bare `UPDATE items ... WHERE quantity >= 1` from "
+             f"{p['clients']} threads: {b['per_second']:.0f}/s | {p['ratio']:.3f} |"),
+            (f"| purchase latency p50 / p99 | {h['p50_ms']:.1f} ms / {h['p99_ms']:.1f} ms | "
+             f"bare UPDATE p50 / p99: {b['p50_ms']:.2f} ms / {b['p99_ms']:.2f} ms | "
+             f"{h['p50_ms'] / b['p50_ms']:.1f}x / {h['p99_ms'] / b['p99_ms']:.1f}x |"),
         ]
     c = results.get("consumer")
     if c:

@@ -14,14 +14,15 @@ from bench.common import ROOT, median
 from tests.project_copy import packageable_copy
 
 BASELINE = "import flask, sqlalchemy, boto3"
+CONSUMER_SETUP = "from consumers import runtime; runtime.settings()"
 ENTRY_POINTS = {
     "shop (shop_api.wsgi:app)": "import shop_api.wsgi",
     "factory (factory_api.wsgi:app)": "import factory_api.wsgi",
-    "consumers: order": "import consumers.order; from consumers import runtime; runtime.settings(); runtime.messaging()",
-    "consumers: delivery": "import consumers.delivery; from consumers import runtime; runtime.settings(); runtime.messaging()",
-    "consumers: dead_letter": "import consumers.dead_letter; from consumers import runtime; runtime.settings()",
-    "consumers: outbox_sweep": "import consumers.outbox_sweep; from consumers import runtime; runtime.settings()",
-    "factory: production consumer": "import consumers.production; from consumers import runtime; runtime.settings()",
+    "consumers: order": f"import consumers.order; {CONSUMER_SETUP}; runtime.messaging()",
+    "consumers: delivery": f"import consumers.delivery; {CONSUMER_SETUP}; runtime.messaging()",
+    "consumers: dead_letter": f"import consumers.dead_letter; {CONSUMER_SETUP}",
+    "consumers: outbox_sweep": f"import consumers.outbox_sweep; {CONSUMER_SETUP}",
+    "factory: production consumer": f"import consumers.production; {CONSUMER_SETUP}",
 }
 ENV = {"SHOP_DATABASE_URL": "sqlite://", "FACTORY_DATABASE_URL": "sqlite://",
        "PYTHONDONTWRITEBYTECODE": "0"}
@@ -82,9 +83,9 @@ def package_sizes(timeout: float) -> dict:
         for stage in stages:
             out = Path(tmp) / f"{stage}.zip"
             try:
-                done = subprocess.run([str(venv / "bin" / "zappa"), "package", stage, "-o", str(out)],
-                                      cwd=project, env=env, capture_output=True, text=True,
-                                      timeout=timeout)
+                done = subprocess.run([str(venv / "bin" / "zappa"), "package", stage,
+                                       "-o", str(out)], cwd=project, env=env,
+                                      capture_output=True, text=True, timeout=timeout)
             except subprocess.TimeoutExpired:
                 sizes[stage] = f"not measured: `zappa package` took over {timeout:.0f} s"
                 continue

@@ -58,8 +58,8 @@ def bare_sql_run(url: str, count: int) -> float:
         before = cursor.fetchone()[0]
         cursor.execute("UPDATE items SET quantity = %s WHERE item_id = %s",
                        (before + quantity, item_id))
-        cursor.execute("INSERT INTO stock_ledger (item_id, delta, quantity_after, reason, reference, "
-                       "created_at) VALUES (%s, %s, %s, 'restock', %s, UTC_TIMESTAMP())",
+        cursor.execute("INSERT INTO stock_ledger (item_id, delta, quantity_after, reason, "
+                       "reference, created_at) VALUES (%s, %s, %s, 'restock', %s, UTC_TIMESTAMP())",
                        (item_id, quantity, before + quantity, f"event:{event_id}"))
         cursor.execute("SELECT open_item_id FROM replenishment_orders "
                        "WHERE replenishment_order_id = %s", (order_id,))

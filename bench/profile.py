@@ -8,13 +8,14 @@ from bench.common import mysql_database
 def purchase_profile(count: int) -> str:
     from pyinstrument import Profiler
 
-    from inventory_core.service_layer import shop_service
     from inventory_core.adapters.db import session_factory
     from inventory_core.adapters.models.shop import ShopOutbox
+    from inventory_core.service_layer import shop_service
     from inventory_core.service_layer.unit_of_work import UnitOfWork
     from shop_api import create_app
     with mysql_database("shop") as url:
-        shop_service.adjust_stock(UnitOfWork(session_factory(url), ShopOutbox), 3, 1_000_000 - 3, "bench")
+        shop_service.adjust_stock(UnitOfWork(session_factory(url), ShopOutbox), 3, 1_000_000 - 3,
+                                  "bench")
         app = create_app({"SHOP_DATABASE_URL": url, "PUBLISH_AFTER_COMMIT": False})
         client = app.test_client()
         body = {"item_id": 3, "quantity": 1, "requester": "bench"}

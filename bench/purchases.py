@@ -61,9 +61,9 @@ def measure(seconds: float, make_state, one_call) -> dict:
 
 
 def run(seconds: float, workdir: Path) -> dict:
-    from inventory_core.service_layer import shop_service
     from inventory_core.adapters.db import dispose_all, session_factory
     from inventory_core.adapters.models.shop import ShopOutbox
+    from inventory_core.service_layer import shop_service
     from inventory_core.service_layer.unit_of_work import UnitOfWork
     with mysql_database("shop") as url:
         shop_service.adjust_stock(UnitOfWork(session_factory(url), ShopOutbox), 3, STOCK - 3,

@@ -9,14 +9,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from inventory_core.domain.events import InvalidEvent
 from inventory_core.adapters.messaging import Messaging
+from inventory_core.domain.events import InvalidEvent
 from inventory_core.topology import dead_letter_queue_of
 
 log = logging.getLogger(__name__)
-RecordHandler = Callable[[dict], None]
+RecordHandler = Callable[[dict], object]  # what it returns is not used
 
 
 class PermanentFailure(Exception):
@@ -42,7 +42,7 @@ def handle_batch(event: dict, record_handler: RecordHandler, messaging: Messagin
                       queue_name_of(record), exc)
             if not _dead_letter_now(record, str(exc), messaging):
                 failures.append({"itemIdentifier": message_id})
-        except Exception:  # noqa: BLE001 - any other failure is worth another delivery
+        except Exception:  # any other failure is worth another delivery
             log.exception("message %s from %s failed (receive %d); it will be redelivered",
                           message_id, queue_name_of(record), receive_count(record))
             failures.append({"itemIdentifier": message_id})
@@ -64,7 +64,7 @@ def _dead_letter_now(record: dict, reason: str, messaging: Messaging) -> bool:
         dlq_url = messaging.queue_url(dead_letter_queue_of(queue_name_of(record)))
         messaging.send(dlq_url, record["body"], attributes)
         return True
-    except Exception:  # noqa: BLE001 - then let SQS redeliver it and dead-letter it in the end
+    except Exception:  # then let SQS redeliver it and dead-letter it in the end
         log.exception("could not dead-letter message %s; leaving it to redelivery",
                       record.get("messageId"))
         return False

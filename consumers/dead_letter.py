@@ -36,7 +36,7 @@ def handler(event: dict, context=None) -> dict:
     for record in event.get("Records", []):
         try:
             handle_record(record)
-        except Exception:  # noqa: BLE001 - keep it in the DLQ; SQS delivers it again
+        except Exception:  # keep it in the DLQ; SQS delivers it again
             log.exception("could not record dead letter %s", record.get("messageId"))
             failures.append({"itemIdentifier": record.get("messageId")})
     return {"batchItemFailures": failures}

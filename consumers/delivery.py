@@ -8,8 +8,8 @@ import logging
 
 from consumers import runtime
 from consumers.batch import handle_batch
-from inventory_core.service_layer import shop_service
 from inventory_core.domain.events import parse_event
+from inventory_core.service_layer import shop_service
 
 log = logging.getLogger(__name__)
 EVENT_TYPES = ("production.completed",)

@@ -1,15 +1,16 @@
 """Notify consumer: stock.depleted / stock.restocked / replenishment.requested -> pause or resume
 the item's advertisement and e-mail the ad or factory manager through SES.
 
-Idempotent on the event id (see inventory_core.service_layer.notifications): a duplicate sends no second e-mail.
+Idempotent on the event id (see inventory_core.service_layer.notifications): a duplicate sends no
+second e-mail.
 An SES error raises, so the record is reported in batchItemFailures, redelivered, and
 dead-lettered after maxReceiveCount."""
 from __future__ import annotations
 
 from consumers import runtime
 from consumers.batch import handle_batch
-from inventory_core.service_layer import notifications
 from inventory_core.domain.events import parse_event
+from inventory_core.service_layer import notifications
 
 
 def handle_record(record: dict) -> notifications.NotifyResult:

@@ -10,8 +10,8 @@ import time
 from consumers import runtime
 from consumers.batch import handle_batch
 from consumers.factory_client import FactoryUnavailable, request_production
-from inventory_core.service_layer import shop_service
 from inventory_core.domain.events import parse_event
+from inventory_core.service_layer import shop_service
 
 EVENT_TYPES = ("replenishment.requested",)
 SAFETY_MILLIS = 2000  # leave this much of the Lambda's time for the batch response
@@ -35,7 +35,8 @@ def handle_record(record: dict, deadline: float | None = None) -> str:
 def handler(event: dict, context=None) -> dict:
     deadline = None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        deadline = time.monotonic() + (context.get_remaining_time_in_millis() - SAFETY_MILLIS) / 1000
+        remaining_millis = context.get_remaining_time_in_millis() - SAFETY_MILLIS
+        deadline = time.monotonic() + remaining_millis / 1000
     unavailable: list[FactoryUnavailable] = []
 
     def record_handler(record: dict) -> None:

@@ -25,7 +25,7 @@ def sweep(uow: UnitOfWork, limit: int = LIMIT, max_seconds: float = MAX_SECONDS,
     waiting, or the broker is failing) or `max_seconds` have passed."""
     publisher = publisher or uow.publisher or runtime.messaging()
     started = time.monotonic()
-    totals = {"published": 0, "failed": 0, "passes": 0}
+    totals: dict[str, float] = {"published": 0, "failed": 0, "passes": 0}
     while True:
         result = outbox.relay(uow.sessions, uow.outbox_model, publisher, limit=limit)
         totals["published"] += result.published

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from consumers import batch, runtime
-from inventory_core.service_layer import factory_service
 from inventory_core.domain.events import parse_event
+from inventory_core.service_layer import factory_service
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import functools
 
+from inventory_core.adapters.messaging import Messaging
 from inventory_core.config import Settings
 from inventory_core.databases import FACTORY, SHOP
-from inventory_core.adapters.messaging import Messaging
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 

@@ -13,14 +13,27 @@ loads this file by path as a top-level module, so it imports nothing from this p
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Final
 
-REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+if TYPE_CHECKING:  # the stubs (requirements/dev.txt) are not in the Lambda package
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_lambda.type_defs import (
+        EventSourceMappingConfigurationResponseTypeDef,
+        EventSourceMappingConfigurationTypeDef,
+        ListEventSourceMappingsRequestTypeDef,
+    )
+
+    # An event source mapping as listed, or as get_event_source_mapping answers it (every key)
+    SourceMapping = (EventSourceMappingConfigurationTypeDef
+                     | EventSourceMappingConfigurationResponseTypeDef)
+
+REPORT_BATCH_ITEM_FAILURES: Final = "ReportBatchItemFailures"
 SETTLED_STATES = {"Enabled", "Disabled"}  # others (Creating, Updating, Enabling…) refuse updates
 FACTORY_URL_PLACEHOLDER = "https://factory-api-url-not-set.invalid"  # as deploy.settings writes it
 LAMBDA_TASK_ROOT = "/var/task"  # as deploy.rds_ca writes it into the database URLs
 
 
-def _lambda_client(zappa_cli):
+def _lambda_client(zappa_cli) -> LambdaClient:
     zappa = zappa_cli.zappa
     client = getattr(zappa, "lambda_client", None)
     return client if client is not None else zappa.boto_session.client("lambda")
@@ -31,10 +44,11 @@ def _is_sqs(arn: str) -> bool:
     return len(parts) > 2 and parts[2] == "sqs"
 
 
-def sqs_mappings(client, function_name: str) -> list[dict]:
+def sqs_mappings(client: LambdaClient,
+                 function_name: str) -> list[EventSourceMappingConfigurationTypeDef]:
     mappings, marker = [], None
     while True:
-        kwargs = {"FunctionName": function_name}
+        kwargs: ListEventSourceMappingsRequestTypeDef = {"FunctionName": function_name}
         if marker:
             kwargs["Marker"] = marker
         page = client.list_event_source_mappings(**kwargs)
@@ -45,19 +59,22 @@ def sqs_mappings(client, function_name: str) -> list[dict]:
             return mappings
 
 
-def _wait_until_settled(client, mapping: dict, timeout: float, sleep) -> dict:
+def _wait_until_settled(client: LambdaClient, mapping: SourceMapping, timeout: float,
+                        sleep) -> SourceMapping:
     deadline = time.monotonic() + timeout
     delay = 1.0
     while mapping.get("State", "Enabled") not in SETTLED_STATES:
         if time.monotonic() >= deadline:
-            raise RuntimeError(f"event source mapping {mapping['UUID']} stayed {mapping.get('State')!r}")
+            raise RuntimeError(f"event source mapping {mapping['UUID']} stayed "
+                               f"{mapping.get('State')!r}")
         sleep(delay)
         delay = min(delay * 2, 10.0)
         mapping = client.get_event_source_mapping(UUID=mapping["UUID"])
     return mapping
 
 
-def enable_partial_batch_responses(zappa_cli, *, timeout: float = 300.0, sleep=time.sleep) -> list[str]:
+def enable_partial_batch_responses(zappa_cli, *, timeout: float = 300.0,
+                                   sleep=time.sleep) -> list[str]:
     """Turn on ReportBatchItemFailures for every SQS mapping of the deployed function.
     Returns the ARNs of the queues whose mapping was changed (empty when all were already on)."""
     client = _lambda_client(zappa_cli)
@@ -94,14 +111,15 @@ def post_deploy(zappa_cli) -> None:
         print(f"{zappa_cli.lambda_name}: ReportBatchItemFailures on for {arn}")
     url = (zappa_cli.stage_config.get("environment_variables") or {}).get("FACTORY_API_URL")
     if url == FACTORY_URL_PLACEHOLDER:
-        print(f"WARNING: {zappa_cli.api_stage} has no factory API URL: its order consumer will fail "
-              "and retry until you run `python -m deploy.settings ... --factory-api-url auto` and "
-              f"`zappa update {zappa_cli.api_stage}` (docs/deploy.md)")
+        print(f"WARNING: {zappa_cli.api_stage} has no factory API URL: its order consumer will "
+              "fail and retry until you run `python -m deploy.settings ... --factory-api-url "
+              f"auto` and `zappa update {zappa_cli.api_stage}` (docs/deploy.md)")
 
 
 # --- `callbacks.zip`: refuse a package that would carry test or dev tools to AWS ------------------
 
-MAX_PACKAGE_BYTES = 20 * 1024 * 1024  # ours is ~12 MiB; Lambda's own limit for a direct upload is 50 MB
+# Ours is ~12 MiB; Lambda's own limit for a direct upload is 50 MB.
+MAX_PACKAGE_BYTES = 20 * 1024 * 1024
 FORBIDDEN_IN_PACKAGE = {"pytest", "_pytest", "moto", "tests", "bench", "terraform", "docs",
                         "local_stack", "xdist", "pluggy", "gunicorn", "hcl2", "checkov", "cfnlint",
                         "docker", "sympy", "networkx", "pydantic", "jsonschema"}
@@ -124,8 +142,8 @@ def check_package(zappa_cli) -> None:
     found = sorted(top & FORBIDDEN_IN_PACKAGE)
     if found or size > MAX_PACKAGE_BYTES:
         raise RuntimeError(
-            f"{path} ({size / 2**20:.1f} MiB) holds {found or 'too much'}: build it from a virtualenv "
-            "with requirements/runtime.txt only (docs/deploy.md, step 3)")
+            f"{path} ({size / 2**20:.1f} MiB) holds {found or 'too much'}: build it from a "
+            "virtualenv with requirements/runtime.txt only (docs/deploy.md, step 3)")
     for name, data in bundles.items():
         if not data or b"-----BEGIN CERTIFICATE-----" not in data:
             raise RuntimeError(
@@ -136,7 +154,8 @@ def check_package(zappa_cli) -> None:
 
 
 def _ca_bundles_named(stage_config: dict) -> set[str]:
-    """The in-package paths of the CA files the stage's database URLs name (`ssl_ca=/var/task/…`)."""
+    """The in-package paths of the CA files the stage's database URLs name
+    (`ssl_ca=/var/task/…`)."""
     from urllib.parse import parse_qs, urlsplit
 
     found = set()

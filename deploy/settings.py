@@ -1,10 +1,10 @@
 """Write zappa_settings.json from the topology and Terraform's outputs: the one command between
 `terraform apply` and `zappa deploy`.
 
-    .venv/bin/python -m deploy.settings --env dev --terraform-dir terraform   # runs `terraform output -json`
-    .venv/bin/python -m deploy.settings --env dev --outputs outputs.json      # a saved `terraform output -json`
+    .venv/bin/python -m deploy.settings --env dev --terraform-dir terraform  # runs terraform output
+    .venv/bin/python -m deploy.settings --env dev --outputs outputs.json     # its output, saved
     .venv/bin/python -m deploy.settings --env dev --terraform-dir terraform --factory-api-url auto
-    .venv/bin/python -m deploy.settings --example                             # the committed file
+    .venv/bin/python -m deploy.settings --example                            # the committed file
 
 Names of queues, their consumers and batching come from `inventory_core.topology`; ARNs, subnets,
 security group, roles and the functions' environment from Terraform; nothing is copied by hand and
@@ -87,7 +87,8 @@ class OutputsError(ValueError):
 # --- reading Terraform's outputs ---------------------------------------------------------------
 
 def unwrap(raw: dict) -> dict:
-    """`terraform output -json` wraps each value as {"sensitive", "type", "value"}; take the values."""
+    """`terraform output -json` wraps each value as {"sensitive", "type", "value"}: take the
+    values."""
     return {name: (item["value"] if isinstance(item, dict) and "value" in item and "type" in item
                    else item) for name, item in raw.items()}
 
@@ -109,7 +110,7 @@ def _need(outputs: dict, name: str, *keys: str) -> Any:
             break
         value = value[key]
     if value in (None, "", [], {}):
-        path = ".".join((name,) + keys)
+        path = ".".join((name, *keys))
         raise OutputsError(f"Terraform output {path!r} is missing: run `terraform apply` first, "
                            "or check terraform/outputs.tf")
     return value
@@ -118,7 +119,8 @@ def _need(outputs: dict, name: str, *keys: str) -> Any:
 def _arn_named(arn: str, expected_name: str, what: str) -> str:
     parts = arn.split(":")
     if len(parts) != 6 or parts[2] != "sqs" or parts[5] != expected_name:
-        raise OutputsError(f"{what} ARN {arn!r} does not name the topology's queue {expected_name!r}")
+        raise OutputsError(f"{what} ARN {arn!r} does not name the topology's queue "
+                           f"{expected_name!r}")
     return arn
 
 
@@ -144,7 +146,8 @@ def lambda_timeout(service: str) -> int:
 
 def sqs_events(service: str, outputs: dict) -> list[dict]:
     """Zappa `events` binding each of the service's queues (and, for consumers, every DLQ) to its
-    consumer. Only keys Zappa 0.63's SqsEventSource reads: arn, batch_size, batch_window, enabled."""
+    consumer. Only keys Zappa 0.63's SqsEventSource reads: arn, batch_size, batch_window,
+    enabled."""
     prefix = _need(outputs, "name_prefix")
     terraform_sources = (outputs.get("sqs_event_sources") or {}).get("queues", {})
     events = []
@@ -162,8 +165,8 @@ def sqs_events(service: str, outputs: dict) -> list[dict]:
             "enabled": True}})
     if service == DEAD_LETTER_SERVICE:
         for queue in TOPOLOGY.queues:
-            arn = _arn_named(_need(outputs, "dlq_arns", queue.key), physical(prefix, queue.dlq_name),
-                             f"dead-letter queue {queue.key}")
+            arn = _arn_named(_need(outputs, "dlq_arns", queue.key),
+                             physical(prefix, queue.dlq_name), f"dead-letter queue {queue.key}")
             events.append({"function": TOPOLOGY.dead_letter_consumer, "event_source": {
                 "arn": arn, "batch_size": TOPOLOGY.dead_letter_batch_size,
                 "batch_window": TOPOLOGY.dead_letter_batch_window, "enabled": True}})
@@ -283,10 +286,11 @@ def example_settings() -> dict:
 
 
 def discover_factory_api_url(env: str, outputs: dict, settings: dict | None = None) -> str:
-    """The factory stage's API Gateway URL, as Zappa itself finds it (after `zappa deploy factory_<env>`)."""
+    """The factory stage's API Gateway URL, as Zappa itself finds it (after `zappa deploy
+    factory_<env>`)."""
+    import slugify
     from zappa.core import Zappa
     from zappa.utilities import validate_name
-    import slugify
 
     stage = stage_name("factory", env)
     project = validate_name(((settings or {}).get("base") or {}).get("project_name", PROJECT_NAME))
@@ -294,7 +298,8 @@ def discover_factory_api_url(env: str, outputs: dict, settings: dict | None = No
     zappa = Zappa(aws_region=_need(outputs, "region"), load_credentials=True)
     url = zappa.get_api_url(lambda_name, stage)
     if not url:
-        raise OutputsError(f"no API Gateway URL for {lambda_name}: run `zappa deploy {stage}` first")
+        raise OutputsError(f"no API Gateway URL for {lambda_name}: run `zappa deploy {stage}` "
+                           "first")
     return url.rstrip("/")
 
 
@@ -307,8 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--example", action="store_true",
                         help="regenerate the committed file from deploy/example-outputs/")
     parser.add_argument("--env", choices=ENVIRONMENTS, help="the environment these outputs are of")
-    parser.add_argument("--factory-api-url", help="the factory API's base URL for the order consumer, "
-                        "or `auto` to ask API Gateway for the deployed factory stage's URL")
+    parser.add_argument("--factory-api-url", help="the factory API's base URL for the order "
+                        "consumer, or `auto` to ask API Gateway for the deployed factory stage's "
+                        "URL")
     parser.add_argument("--settings", default=str(SETTINGS_FILE), help="file to write")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if the file differs from what would be written")
@@ -340,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         url = stage.get("environment_variables", {}).get(config.FACTORY_API_URL)
         if url == FACTORY_URL_PLACEHOLDER:
             print(f"note: {name} has no factory API URL yet; after `zappa deploy "
-                  f"{name.replace('consumers', 'factory')}` run this again with --factory-api-url auto")
+                  f"{name.replace('consumers', 'factory')}` run this again with "
+                  "--factory-api-url auto")
     return 0
 
 

@@ -1,13 +1,14 @@
 """Tasks a deployed function runs on demand, inside the VPC next to its database:
 
-    zappa invoke shop_dev    deploy.tasks.prepare_shop      # migrate, then seed the sample data if empty
+    zappa invoke shop_dev    deploy.tasks.prepare_shop      # migrate, seed sample data if empty
     zappa invoke factory_dev deploy.tasks.prepare_factory
     zappa invoke shop_prod   deploy.tasks.upgrade_shop      # migrate only (no sample data)
     zappa invoke factory_prod deploy.tasks.upgrade_factory
 
 Each reads its database URL and secret ARN from the stage's environment (inventory_core.config),
 puts the user name and password from Secrets Manager into the URL the way the services do
-(inventory_core.adapters.db), and runs inventory_core.adapters.migrate. Idempotent: run them after every deploy.
+(inventory_core.adapters.db), and runs inventory_core.adapters.migrate. Idempotent: run them after
+every deploy.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def self_check(event=None, context=None) -> dict:
     import importlib
     import sys
 
-    import zappa_settings  # written into every package by Zappa
+    import zappa_settings  # type: ignore[import-not-found]  # Zappa writes it into the package
 
     names = sorted({name for functions in getattr(zappa_settings, "AWS_EVENT_MAPPING", {}).values()
                     for name in ([functions] if isinstance(functions, str) else functions)})

@@ -1,4 +1,5 @@
-"""The seed's routes, with its exact JSON shapes, so its curl calls and order-lambda keep working."""
+"""The seed's routes, with its exact JSON shapes, so its curl calls and order-lambda keep
+working."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request

@@ -61,7 +61,7 @@ class Settings:
     ses_sender: str = "replenishment@example.com"
 
     @classmethod
-    def from_env(cls, environ: os._Environ | dict | None = None) -> "Settings":
+    def from_env(cls, environ: os._Environ | dict | None = None) -> Settings:
         env = os.environ if environ is None else environ
         base = cls()
 
@@ -89,5 +89,5 @@ class Settings:
             ses_sender=get(SES_SENDER, base.ses_sender),
         )
 
-    def but(self, **changes) -> "Settings":
+    def but(self, **changes) -> Settings:
         return replace(self, **changes)

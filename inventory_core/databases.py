@@ -10,16 +10,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import sessionmaker
 
-from inventory_core.config import Settings
 from inventory_core.adapters.db import resolve_url, session_factory
 from inventory_core.adapters.models.common import OutboxMixin
 from inventory_core.adapters.outbox import Publisher
+from inventory_core.config import Settings
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
 class Database:
-    name: str  # also the name of its migrations folder; its models are inventory_core.adapters.models.<name>
+    name: str  # its migrations folder's name too; its models: inventory_core.adapters.models.<name>
     outbox_class: str
 
     @property

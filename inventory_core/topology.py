@@ -2,7 +2,8 @@
 
 Terraform (terraform/topology.json, written by `make generate`), the Zappa settings and the local
 stack all take their names from here, and tests check each of them against this module.
-Physical names are `<prefix>-<logical name>`, the prefix being the deployment (e.g. `replenish-dev`).
+Physical names are `<prefix>-<logical name>`, the prefix being the deployment (e.g.
+`replenish-dev`).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class Queue:
     visibility_timeout: int  # seconds; at least 6x the consumer's Lambda timeout on AWS
     batch_size: int = 10
     batch_window: int = 1  # MaximumBatchingWindowInSeconds
-    topics: tuple[str, ...] = ()  # keys of the topics it subscribes to (raw delivery); none: direct sends
+    topics: tuple[str, ...] = ()  # keys of the topics it subscribes to (raw delivery); none: sends
     description: str = ""
 
     @property

@@ -1,4 +1,6 @@
-"""`python -m local_stack` (`make run`): the whole system on this machine. See local_stack.supervisor."""
+"""`python -m local_stack` (`make run`): the whole system on this machine.
+
+See local_stack.supervisor."""
 import sys
 
 from local_stack.supervisor import main

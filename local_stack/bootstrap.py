@@ -17,9 +17,9 @@ import time
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from inventory_core.config import Settings
 from inventory_core.adapters.messaging import ensure_ses_sender, ensure_topology
 from inventory_core.adapters.migrate import prepare
+from inventory_core.config import Settings
 from inventory_core.topology import TOPOLOGY
 from local_stack.stack_config import redact, visibility_timeout
 

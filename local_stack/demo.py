@@ -180,7 +180,8 @@ class Story:
             f"{time.monotonic() - started:.1f}s.")
 
     def open_replenishment(self, item_id: int) -> dict:
-        orders = [o for o in self.get(f"{self.shop}/replenishment-orders") if o["item_id"] == item_id]
+        orders = [o for o in self.get(f"{self.shop}/replenishment-orders")
+                  if o["item_id"] == item_id]
         if not orders:
             raise DemoFailed(f"no replenishment order for item {item_id}")
         return max(orders, key=lambda o: o["replenishment_order_id"])

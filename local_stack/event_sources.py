@@ -17,8 +17,8 @@ import sys
 import threading
 import time
 
-from inventory_core.config import Settings
 from inventory_core.adapters.messaging import Messaging
+from inventory_core.config import Settings
 from inventory_core.topology import TOPOLOGY, Topology
 from local_stack.poller import PollStats, QueuePoller, load_function, pollers_for
 from local_stack.stack_config import EVENT_SOURCES_READY
@@ -39,7 +39,7 @@ def function_problem(dotted: str) -> str | None:
         return f"module {module_name} cannot be imported: {exc}"
     except AttributeError:
         return f"module {module_name} has no function {dotted.rpartition('.')[2]}"
-    except Exception as exc:  # noqa: BLE001 - a broken module must not stop the other consumers
+    except Exception as exc:  # a broken module must not stop the other consumers
         log.exception("importing %s failed", module_name)
         return f"module {module_name} cannot be imported: {exc.__class__.__name__}: {exc}"
     if not callable(function):

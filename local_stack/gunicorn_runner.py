@@ -40,22 +40,20 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.process: subprocess.Popen | None = None
-        self.log = None
 
-    def start(self, log_path: Path, timeout: float = START_TIMEOUT_SECONDS) -> "Gunicorn":
+    def start(self, log_path: Path, timeout: float = START_TIMEOUT_SECONDS) -> Gunicorn:
         """Start it and wait until `/health` answers 200; RuntimeError (with the end of its log)
         if it exits first or does not answer within `timeout`."""
-        self.log = open(log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads",
-             str(self.threads), "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "10",
-             "--keep-alive", "30", "--log-level", "warning", self.app],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        with open(log_path, "wb") as log:  # gunicorn writes to its own copy of the descriptor
+            process = self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--workers", str(self.workers), "--threads",
+                 str(self.threads), "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "10",
+                 "--keep-alive", "30", "--log-level", "warning", self.app],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.log.close()
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}: "
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}: "
                                    f"{Path(log_path).read_text(errors='replace')[-2000:]}")
             try:
                 if requests.get(f"{self.url}/health", timeout=10).status_code == 200:
@@ -75,5 +73,3 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
-        if self.log:
-            self.log.close()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import nullcontext, suppress
 from pathlib import Path
 
 from local_stack.stack_config import ROOT
@@ -34,7 +35,7 @@ class StackProcess:
         self.started_at = 0.0
         self.ready_after: float | None = None
 
-    def start(self) -> "StackProcess":
+    def start(self) -> StackProcess:
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             self.argv, cwd=ROOT, env={**self.env, EXIT_WITH_PARENT: "1"},
@@ -44,10 +45,18 @@ class StackProcess:
         self._reader.start()
         return self
 
+    def _running(self) -> subprocess.Popen:
+        if self.process is None:
+            raise StackFailed("the local stack was not started")
+        return self.process
+
     def _read(self) -> None:
-        log = open(self.log_path, "a", encoding="utf-8") if self.log_path else None
-        try:
-            for raw in iter(self.process.stdout.readline, b""):
+        output = self._running().stdout
+        if output is None:  # never: start() asks for a pipe
+            return
+        with (open(self.log_path, "a", encoding="utf-8") if self.log_path
+              else nullcontext()) as log:
+            for raw in iter(output.readline, b""):
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 self.lines.append(line)
                 if log:
@@ -61,44 +70,47 @@ class StackProcess:
                     self.ready_after = time.monotonic() - self.started_at
                 elif self.ready_after is not None and line.endswith(BANNER_RULE):
                     self.ready.set()
-        finally:
-            if log:
-                log.close()
 
     def tail(self, count: int = 25) -> str:
         return "\n".join(self.lines[-count:])
 
     def wait_ready(self, timeout: float = 90.0) -> float:
         """Seconds from start to the ready line; StackFailed if it exits or takes too long."""
+        process = self._running()
         deadline = time.monotonic() + timeout
         while not self.ready.wait(0.1):
-            if self.process.poll() is not None:
-                self._reader.join(2)
-                raise StackFailed(f"the local stack exited with status {self.process.returncode} "
+            if process.poll() is not None:
+                if self._reader:
+                    self._reader.join(2)
+                raise StackFailed(f"the local stack exited with status {process.returncode} "
                                   f"before it was ready:\n{self.tail()}")
             if time.monotonic() > deadline:
-                raise StackFailed(f"the local stack was not ready after {timeout:.0f}s:\n{self.tail()}")
+                raise StackFailed(f"the local stack was not ready after {timeout:.0f}s:\n"
+                                  f"{self.tail()}")
+        if self.ready_after is None:  # never: the ready line sets it before `ready` is set
+            raise StackFailed("ready without a ready line")
         return self.ready_after
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, as a user's Ctrl-C would; the exit status. If the supervisor does not stop
         within `timeout`, it and every process below it are killed: its parts run in sessions of
         their own, so killing the supervisor alone would leave them running on their ports."""
-        if self.process.poll() is None:
+        process = self._running()
+        if process.poll() is None:
             # Taken before the signal: once the supervisor is gone its parts are re-parented and
             # can no longer be found below it.
-            tree = started_at(descendants(self.process.pid))
-            self.process.send_signal(signal.SIGTERM)
+            tree = started_at(descendants(process.pid))
+            process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout)
+                process.wait(timeout)
             except subprocess.TimeoutExpired:
-                tree.update(started_at(descendants(self.process.pid)))  # parts it restarted since
-                self.process.kill()
-                self.process.wait(5)
+                tree.update(started_at(descendants(process.pid)))  # parts it restarted since
+                process.kill()
+                process.wait(5)
                 kill_all(tree)
         if self._reader:
             self._reader.join(5)
-        return self.process.returncode
+        return process.returncode
 
 
 def descendants(pid: int) -> set[int]:
@@ -150,10 +162,8 @@ def kill_all(processes: dict[int, int], timeout: float = 5.0) -> None:
         return [pid for pid, start in processes.items() if _start_time(pid) == start]
 
     for pid in left():
-        try:
+        with suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
     deadline = time.monotonic() + timeout
     while left() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -14,13 +14,17 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.topology import TOPOLOGY, dead_letter_queue_of
+
+if TYPE_CHECKING:
+    from types_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict, object], dict | None]
@@ -57,13 +61,13 @@ class PollStats:
     errors: int = 0  # invocations that raised
     seconds: float = 0.0
 
-    def add(self, other: "PollStats") -> None:
+    def add(self, other: PollStats) -> None:
         for name in ("received", "deleted", "failed", "redeliveries", "invocations", "errors"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.seconds += other.seconds
 
 
-def to_lambda_record(message: dict, queue_arn: str, region: str) -> dict:
+def to_lambda_record(message: MessageTypeDef, queue_arn: str, region: str) -> dict:
     attributes = message.get("Attributes", {})
     return {
         "messageId": message["MessageId"],
@@ -113,7 +117,7 @@ class QueuePoller:
             self._queue_arn = self.messaging.queue_arn(self.queue_url)
         return self._queue_arn
 
-    def _gather(self) -> list[dict]:
+    def _gather(self) -> list[MessageTypeDef]:
         messages = self.messaging.receive(self.queue_url, self.batch_size, self.wait_seconds)
         if not messages:
             return []
@@ -148,7 +152,7 @@ class QueuePoller:
             try:
                 answer = self.handler({"Records": records},
                                       LambdaContext(self.name, self.timeout_seconds))
-            except Exception:  # noqa: BLE001 - Lambda's behaviour: the whole batch comes back
+            except Exception:  # Lambda's behaviour: the whole batch comes back
                 log.exception("%s: the function raised; %d message(s) will be redelivered",
                               self.name, len(records))
                 stats.errors, stats.failed = 1, len(records)
@@ -170,9 +174,10 @@ class QueuePoller:
         failures = answer.get("batchItemFailures") or []
         ids = {f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures}
         if any(i not in handles for i in ids):  # Lambda treats a malformed answer as all failed
-            log.error("%s: invalid batchItemFailures %r; the whole batch fails", self.name, failures)
+            log.error("%s: invalid batchItemFailures %r; the whole batch fails", self.name,
+                      failures)
             return set(handles)
-        return ids
+        return {message_id for message_id in handles if message_id in ids}  # = ids, as strings
 
     def run(self, stop_event: threading.Event,
             on_poll: Callable[[PollStats], None] | None = None) -> PollStats:
@@ -183,7 +188,7 @@ class QueuePoller:
         while not stop_event.is_set():
             try:
                 stats = self.poll_once()
-            except Exception as exc:  # noqa: BLE001 - a broker hiccup must not end the poller
+            except Exception as exc:  # a broker hiccup must not end the poller
                 if failing_since is None:
                     failing_since = time.monotonic()
                     if isinstance(exc, (BotoCoreError, ClientError)):
@@ -207,7 +212,8 @@ class QueuePoller:
 
 
 def pollers_for(messaging: Messaging, topology=None, wait_seconds: int = 5,
-                batch_window: float | None = None, functions: dict[str, str | Handler] | None = None,
+                batch_window: float | None = None,
+                functions: dict[str, str | Handler] | None = None,
                 include_dead_letters: bool = True) -> list[QueuePoller]:
     """One poller per queue of the topology (its consumer), and one per DLQ (the dead-letter
     consumer). `functions` overrides a queue's function by queue key (or 'dead_letter')."""

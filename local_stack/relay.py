@@ -35,7 +35,7 @@ def main() -> int:
                 break
             try:
                 sweep({}, None)  # it logs what it published
-            except Exception as exc:  # noqa: BLE001 - next time, then; say so once per outage
+            except Exception as exc:  # next time, then; say so once per outage
                 if name not in failing:
                     log.exception("%s outbox sweep failed; retrying every %.1fs", name, interval)
                     failing.add(name)

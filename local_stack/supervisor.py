@@ -27,8 +27,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Callable
 
 from local_stack import stack_config
 from local_stack.stack_config import ROOT, ConfigError, StackConfig, redact
@@ -87,7 +88,7 @@ class Console:
 class Part:
     name: str
     argv: list[str]
-    is_ready: Callable[["Part"], bool]
+    is_ready: Callable[[Part], bool]
     ready_marker: str | None = None
     quiet: Callable[[str], bool] = lambda line: False
     process: subprocess.Popen | None = None
@@ -193,7 +194,8 @@ class Supervisor:
                     "--access-logfile", "-", "--error-logfile", "-",
                     "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s %(L)ss']
 
-        quiet_http = (lambda line: False) if verbose else (lambda line: bool(_HEALTH_PROBE.search(line)))
+        quiet_http = (lambda line: False) if verbose else (
+            lambda line: bool(_HEALTH_PROBE.search(line)))
         quiet_moto = (lambda line: False) if verbose else (
             lambda line: bool(_MOTO_OK_REQUEST.search(line) or _MOTO_BANNER.search(line)))
         self.parts = {p.name: p for p in (
@@ -221,11 +223,12 @@ class Supervisor:
     def _pump(self, name: str, stream, part: Part | None = None) -> None:
         for raw in iter(stream.readline, b""):
             line = _ANSI.sub("", raw.decode("utf-8", "replace").rstrip())
-            marker = (part is not None and bool(part.ready_marker)
-                      and part.ready_marker in line)
+            ready_marker = part.ready_marker if part is not None else None
+            marker = bool(ready_marker and ready_marker in line)
             if part is None or not part.quiet(line):
                 self.console.line(name, line)
-            if marker:  # after the line is out, so the ready banner never comes before it
+            # Set after the line is out, so the ready banner never comes before it.
+            if marker and part is not None:
                 part.marker_seen.set()
         stream.close()
 
@@ -264,20 +267,19 @@ class Supervisor:
         for name, process in processes:
             if self._group_alive(process):
                 if not self.force:
-                    self.console.say(f"{name} did not stop within {STOP_GRACE_SECONDS:.0f}s: killing it")
+                    self.console.say(f"{name} did not stop within "
+                                     f"{STOP_GRACE_SECONDS:.0f}s: killing it")
                 self._signal_group(process, signal.SIGKILL)
         for _, process in processes:
-            try:
+            with suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored: rare
                 process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-                pass
         kill_deadline = time.monotonic() + 5
         while time.monotonic() < kill_deadline and any(self._group_alive(p) for _, p in processes):
             time.sleep(0.05)  # orphaned workers die of SIGKILL in a moment
 
     # -- crashes and restarts -------------------------------------------------------------------
-    def _on_exit(self, part: Part) -> None:
-        process, code = part.process, part.process.returncode
+    def _on_exit(self, part: Part, process: subprocess.Popen) -> None:
+        code = process.returncode
         ran = time.monotonic() - part.started_at
         self._signal_group(process, signal.SIGKILL)  # workers it may have left behind
         if part.pump:
@@ -287,8 +289,8 @@ class Supervisor:
         part.quick_crashes = part.quick_crashes + 1 if ran < QUICK_CRASH_SECONDS else 1
         if part.quick_crashes >= MAX_QUICK_CRASHES:
             self.fail(f"{part.name} crashed {part.quick_crashes} times in a row, each within "
-                      f"{QUICK_CRASH_SECONDS:.0f}s of starting (last: {describe_exit(code)}); giving "
-                      f"up. The [{part.name}] lines above say why.")
+                      f"{QUICK_CRASH_SECONDS:.0f}s of starting (last: {describe_exit(code)}); "
+                      f"giving up. The [{part.name}] lines above say why.")
             return
         delay = min(BACKOFF_SECONDS * 2 ** (part.quick_crashes - 1), MAX_BACKOFF_SECONDS)
         self.console.say(f"{part.name} stopped unexpectedly ({describe_exit(code)}, after "
@@ -307,7 +309,7 @@ class Supervisor:
         now = time.monotonic()
         for part in self.parts.values():
             if part.process is not None and part.process.poll() is not None:
-                self._on_exit(part)
+                self._on_exit(part, part.process)
                 if self.stopping.is_set():
                     return
             elif part.process is None and part.restart_at is not None and now >= part.restart_at:
@@ -347,7 +349,9 @@ class Supervisor:
             time.sleep(0.1)
 
     def run_setup(self, messaging_only: bool = False) -> bool:
-        argv = [PYTHON, "-m", "local_stack.bootstrap"] + (["--messaging-only"] if messaging_only else [])
+        argv = [PYTHON, "-m", "local_stack.bootstrap"]
+        if messaging_only:
+            argv.append("--messaging-only")
         process = self._spawn("setup", argv)
         pump = threading.Thread(target=self._pump, args=("setup", process.stdout), daemon=True)
         pump.start()

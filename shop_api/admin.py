@@ -12,7 +12,7 @@ from shop_api import schemas
 
 blp = Blueprint("admin", __name__, url_prefix="/admin",
                 description="Operations (admin bearer token or operator session)")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.post("/items/<id:item_id>/stock-adjustments")

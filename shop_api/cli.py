@@ -1,4 +1,5 @@
-"""`flask --app shop_api dead-letters list|redrive`, besides the shared `db` and `outbox` commands."""
+"""`flask --app shop_api dead-letters list|redrive`, beside the shared `db` and `outbox`
+commands."""
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def register(app: Flask) -> None:
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False))
             else:
-                click.echo(f"#{row['dead_letter_id']:<5} {row['status']:<9} {row['source_queue']:<40} "
-                           f"{row['event_type'] or '-':<24} receives={row['receive_count']} "
+                click.echo(f"#{row['dead_letter_id']:<5} {row['status']:<9} "
+                           f"{row['source_queue']:<40} {row['event_type'] or '-':<24} "
+                           f"receives={row['receive_count']} "
                            f"last_seen={row['last_seen']} "
                            f"reason={row['failure_reason'] or 'maxReceiveCount'}")
         if not rows and not as_json:
@@ -50,10 +52,10 @@ def register(app: Flask) -> None:
             return
         try:
             row = dead_letters.redrive(unit_of_work(), messaging(), dead_letter_id)
-        except dead_letters.DeadLetterNotFound:
-            raise click.ClickException(f"dead letter {dead_letter_id} does not exist")
+        except dead_letters.DeadLetterNotFound as exc:
+            raise click.ClickException(f"dead letter {dead_letter_id} does not exist") from exc
         except dead_letters.AlreadyRedriven as exc:
-            raise click.ClickException(str(exc))
+            raise click.ClickException(str(exc)) from exc
         click.echo(f"redrove #{row['dead_letter_id']} to {row['source_queue']}")
 
     app.cli.add_command(dead)

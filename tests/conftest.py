@@ -13,14 +13,15 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from inventory_core.config import Settings
 from inventory_core.adapters.migrate import prepare
-from local_stack.gunicorn_runner import free_port  # noqa: F401 (tests import it from here)
+from inventory_core.config import Settings
+from local_stack.gunicorn_runner import free_port  # tests import it from here too
 from tests.signing import WRITER
 
 # Fake credentials for moto; never real ones (tests must not be able to reach AWS).
 for _name, _value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                      "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "ap-northeast-2"}.items():
+                      "AWS_SESSION_TOKEN": "testing",
+                      "AWS_DEFAULT_REGION": "ap-northeast-2"}.items():
     os.environ[_name] = _value
 
 MYSQL_SERVER_URL = os.environ.get("TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")

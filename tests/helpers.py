@@ -4,8 +4,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from inventory_core.adapters.db import get_engine, session_factory
-from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOrder, ShopOutbox,
-                                        StockLedgerEntry)
+from inventory_core.adapters.models.shop import (
+    Item,
+    Purchase,
+    ReplenishmentOrder,
+    ShopOutbox,
+    StockLedgerEntry,
+)
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 

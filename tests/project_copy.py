@@ -12,7 +12,7 @@ from tests.tls_certs import make_authority
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_COPIED = (".git", ".venv*", "build", "var", "test-artifacts", ".pytest_cache", "__pycache__",
-              ".hypothesis", ".terraform", "certs")
+              ".hypothesis", ".terraform", "certs", ".mypy_cache", ".ruff_cache")
 
 
 def packageable_copy(target: Path) -> Path:

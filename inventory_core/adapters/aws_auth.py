@@ -21,7 +21,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def _boto_session() -> Any:
     return boto3.session.Session()
 
 
-def default_credentials() -> "ReadOnlyCredentials":
+def default_credentials() -> ReadOnlyCredentials:
     """The credentials of boto3's default chain, as of now: the function's role on Lambda
     (temporary, with a session token), the local stack's key pair on this machine."""
     credentials = _boto_session().get_credentials()
@@ -77,7 +77,7 @@ def default_credentials() -> "ReadOnlyCredentials":
 
 
 def sign(method: str, url: str, headers: Mapping[str, str], body: bytes, region: str,
-         credentials: "ReadOnlyCredentials | None" = None) -> dict[str, str]:
+         credentials: ReadOnlyCredentials | None = None) -> dict[str, str]:
     """`headers` plus X-Amz-Date, Authorization (and X-Amz-Security-Token for temporary
     credentials): send the request with exactly these headers and this body."""
     from botocore.auth import SigV4Auth
@@ -110,16 +110,16 @@ def verify(method: str, raw_uri: str, headers: Mapping[str, str], body: bytes, k
         raise SignatureRejected(f"credential scope must be <date>/{region}/{SERVICE}/aws4_request")
     amz_date = lower.get("x-amz-date", "")
     try:
-        signed_at = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
+        signed_at = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise SignatureRejected("no valid X-Amz-Date header") from None
-    skew = abs(((now or datetime.now(timezone.utc)) - signed_at).total_seconds())
+    skew = abs(((now or datetime.now(UTC)) - signed_at).total_seconds())
     if skew > MAX_SKEW_SECONDS:
         raise SignatureRejected(f"signed {skew:.0f}s away from now (at most {MAX_SKEW_SECONDS}s)")
     if date != amz_date[:8]:
         raise SignatureRejected("the credential scope's date is not the X-Amz-Date's")
     signed_names = match["signed"].split(";")
-    if not REQUIRED_SIGNED_HEADERS <= set(signed_names):
+    if not set(signed_names) >= REQUIRED_SIGNED_HEADERS:
         raise SignatureRejected("host and x-amz-date must be signed")
     if any(name not in lower for name in signed_names):
         raise SignatureRejected("a signed header is missing from the request")

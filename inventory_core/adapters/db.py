@@ -7,10 +7,11 @@ import functools
 import json
 import threading
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, UpdateBase, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -100,3 +101,9 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+def rows_matched(session: Session, statement: UpdateBase) -> int:
+    """How many rows an UPDATE or DELETE matched. Session.execute is typed as returning a plain
+    Result; for these statements it is a CursorResult, which has the rowcount."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount

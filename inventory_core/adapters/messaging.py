@@ -8,17 +8,36 @@ from __future__ import annotations
 import functools
 import json
 import threading
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
 
 from inventory_core.config import Settings
-from inventory_core.topology import (QUEUE_DESTINATION, SQS_MAX_DELAY_SECONDS, TOPOLOGY, Queue,
-                                     physical)
+from inventory_core.topology import (
+    QUEUE_DESTINATION,
+    SQS_MAX_DELAY_SECONDS,
+    TOPOLOGY,
+    Queue,
+    physical,
+)
+
+if TYPE_CHECKING:  # the stubs (requirements/dev.txt) are not in the Lambda package
+    from types_boto3_ses import SESClient
+    from types_boto3_sns import SNSClient
+    from types_boto3_sqs import SQSClient
+    from types_boto3_sqs.type_defs import (
+        MessageAttributeValueTypeDef,
+        MessageTypeDef,
+        ReceiveMessageRequestTypeDef,
+    )
+    from types_boto3_sts import STSClient
 
 # Publishing happens on the request path right after commit: fail fast and leave the rest to the
 # outbox sweep rather than keep a buyer waiting on a slow broker.
-FAST = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+READ_TIMEOUT_SECONDS = 5
+FAST = Config(connect_timeout=2, read_timeout=READ_TIMEOUT_SECONDS,
+              retries={"max_attempts": 2, "mode": "standard"})
 
 
 class Messaging:
@@ -28,15 +47,25 @@ class Messaging:
         # One session for every client: they share botocore's loaded service models, which makes
         # each client after the first several times cheaper (a Lambda cold start pays for them).
         self._session = boto3.session.Session()
-        self._clients: dict[tuple[str, int], object] = {}
+        self._clients: dict[tuple[str, int], Any] = {}
         self._queue_urls: dict[str, str] = {}
 
-    def client(self, service: str, read_timeout: int = FAST.read_timeout):
+    @overload
+    def client(self, service: Literal["sqs"], read_timeout: int = ...) -> SQSClient: ...
+    @overload
+    def client(self, service: Literal["sns"], read_timeout: int = ...) -> SNSClient: ...
+    @overload
+    def client(self, service: Literal["ses"], read_timeout: int = ...) -> SESClient: ...
+    @overload
+    def client(self, service: Literal["sts"], read_timeout: int = ...) -> STSClient: ...
+
+    def client(self, service: Literal["sqs", "sns", "ses", "sts"],
+               read_timeout: int = READ_TIMEOUT_SECONDS) -> Any:
         """The client for `service`, made once per read timeout (a long poll needs a longer one)."""
         key = (service, read_timeout)
         with self._lock:
             if key not in self._clients:
-                config = FAST if read_timeout == FAST.read_timeout else FAST.merge(
+                config = FAST if read_timeout == READ_TIMEOUT_SECONDS else FAST.merge(
                     Config(read_timeout=read_timeout))
                 self._clients[key] = self._session.client(
                     service, region_name=self.settings.aws_region,
@@ -67,7 +96,8 @@ class Messaging:
 
     # --- the outbox Publisher protocol ---------------------------------------------------------
     def publish(self, destination: str, event_type: str, body: str, delay_seconds: int = 0) -> None:
-        attributes = {"type": {"DataType": "String", "StringValue": event_type}}
+        attributes: dict[str, MessageAttributeValueTypeDef] = {
+            "type": {"DataType": "String", "StringValue": event_type}}
         if destination.startswith(QUEUE_DESTINATION):
             self.client("sqs").send_message(
                 QueueUrl=self.queue_url_of(destination[len(QUEUE_DESTINATION):]), MessageBody=body,
@@ -86,15 +116,16 @@ class Messaging:
 
     # --- consuming: the local event-source poller and the dead-letter redrive ------------------
     def receive(self, queue_url: str, max_messages: int = 10, wait_seconds: int = 0,
-                visibility_timeout: int | None = None) -> list[dict]:
+                visibility_timeout: int | None = None) -> list[MessageTypeDef]:
         """Up to `max_messages` with every system and message attribute, as boto3 answers them
         (a long poll when `wait_seconds` > 0)."""
         wait_seconds = max(0, min(int(wait_seconds), 20))
         # A long poll holds the connection for up to `wait_seconds`: read longer than that.
         client = self.client("sqs", read_timeout=wait_seconds + 10)
-        kwargs = dict(QueueUrl=queue_url, MaxNumberOfMessages=max(1, min(max_messages, 10)),
-                      WaitTimeSeconds=wait_seconds, AttributeNames=["All"],
-                      MessageAttributeNames=["All"])
+        kwargs: ReceiveMessageRequestTypeDef = {
+            "QueueUrl": queue_url, "MaxNumberOfMessages": max(1, min(max_messages, 10)),
+            "WaitTimeSeconds": wait_seconds, "AttributeNames": ["All"],
+            "MessageAttributeNames": ["All"]}
         if visibility_timeout is not None:
             kwargs["VisibilityTimeout"] = visibility_timeout
         return client.receive_message(**kwargs).get("Messages", [])

@@ -12,8 +12,8 @@ from typing import Protocol
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from inventory_core.domain.events import Event
 from inventory_core.adapters.models.common import OutboxMixin, utcnow
+from inventory_core.domain.events import Event
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 30
@@ -49,7 +49,7 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
     for row in _claim(sessions, outbox_model, event_ids, limit):
         try:
             publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
-        except Exception as exc:  # any broker failure: keep the row for the sweep
+        except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
             log.warning("outbox: publishing %s %s failed: %s", row.event_type, row.event_id, exc)
             failed[row.outbox_id] = str(exc)[:500]
         else:

@@ -1,7 +1,7 @@
 """Sample data exactly as the seed README shows it, inserted only into empty databases."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ AD_MANAGER_EMAIL = "ads@example.com"
 FACTORY_MANAGER_EMAILS = {1: "factory1@example.com", 2: "factory2@example.com"}
 FACTORY_LEAD_TIME_SECONDS = {1: 10, 2: 20}  # PRODUCTION_SECONDS overrides these
 SAMPLE_LOG = dict(factory_id=1, factory_name="Factory1", item_id=1, item_name="Item1", quantity=5,
-                  requester="jeonghun", logged_at=datetime(2023, 5, 18, 9, 46, 48, tzinfo=timezone.utc))
+                  requester="jeonghun", logged_at=datetime(2023, 5, 18, 9, 46, 48, tzinfo=UTC))
 
 
 def seed_shop(session: Session) -> bool:
@@ -42,7 +42,8 @@ def seed_shop(session: Session) -> bool:
 def seed_factory(session: Session) -> bool:
     if session.scalar(select(FactorySite.factory_id).limit(1)) is not None:
         return False
-    session.add_all(FactorySite(factory_id=f, name=n, lead_time_seconds=FACTORY_LEAD_TIME_SECONDS[f])
+    session.add_all(FactorySite(factory_id=f, name=n,
+                                lead_time_seconds=FACTORY_LEAD_TIME_SECONDS[f])
                     for f, n, _ in SHOP_FACTORIES)
     session.add(ProductionLog(**SAMPLE_LOG))
     return True

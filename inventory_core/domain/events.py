@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -28,7 +28,7 @@ class Event:
     version: int = 1
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     occurred_at: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
     correlation_id: str | None = None
 
     def to_json(self) -> str:
@@ -38,9 +38,11 @@ class Event:
                            "payload": self.payload}, ensure_ascii=False, separators=(",", ":"))
 
 
-_quantity = dict(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
-_id = dict(required=True, strict=True, validate=validate.Range(min=1))
-_name = dict(required=True, validate=validate.Length(min=1, max=100))
+# Field options shared by the schemas below (marshmallow's keyword arguments).
+_quantity: dict[str, Any] = {"required": True, "strict": True,
+                             "validate": validate.Range(min=1, max=MAX_QUANTITY)}
+_id: dict[str, Any] = {"required": True, "strict": True, "validate": validate.Range(min=1)}
+_name: dict[str, Any] = {"required": True, "validate": validate.Length(min=1, max=100)}
 
 
 class ReplenishmentRequested(Schema):

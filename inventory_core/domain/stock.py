@@ -12,7 +12,8 @@ class InvalidQuantity(ValueError):
 
 def check_quantity(quantity: int) -> None:
     """A quantity bought, restocked or produced: a whole number from 1 to MAX_QUANTITY."""
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+    if (isinstance(quantity, bool) or not isinstance(quantity, int)
+            or not 1 <= quantity <= MAX_QUANTITY):
         raise InvalidQuantity(f"quantity must be a whole number from 1 to {MAX_QUANTITY}")
 
 

@@ -10,10 +10,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from inventory_core.adapters.models.common import iso, utcnow
-from inventory_core.adapters.models.shop import (Advertisement, DeadLetter, EmailLog, Item,
-                                        ReplenishmentOrder, ShopOutbox, StockLedgerEntry)
-from inventory_core.service_layer.dead_letters import failure_reason
+from inventory_core.adapters.models.shop import (
+    Advertisement,
+    DeadLetter,
+    EmailLog,
+    Item,
+    ReplenishmentOrder,
+    ShopOutbox,
+    StockLedgerEntry,
+)
 from inventory_core.adapters.outbox import pending_count
+from inventory_core.service_layer.dead_letters import failure_reason
 from inventory_core.service_layer.shop_service import item_as_dict
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 

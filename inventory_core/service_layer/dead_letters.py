@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import DeadLetter
-from inventory_core.topology import source_queue_of
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
+from inventory_core.topology import source_queue_of
 
 STATUSES = ("dead", "redriven")
 # Attributes added by the dead-lettering itself: not sent back on redrive.
@@ -97,8 +97,8 @@ def record_dead_letter(uow: UnitOfWork, dlq: str, message_id: str, body: str,
                 session.flush()
             except IntegrityError:  # recorded concurrently by another invocation: update instead
                 session.rollback()
-                existing = session.scalar(select(DeadLetter).where(
-                    DeadLetter.dlq == dlq, DeadLetter.message_id == message_id))
+                existing = session.scalars(select(DeadLetter).where(
+                    DeadLetter.dlq == dlq, DeadLetter.message_id == message_id)).one()
             else:
                 uow.commit()
                 return Recorded(row.dead_letter_id, True)
@@ -142,7 +142,7 @@ def redrive(uow: UnitOfWork, messaging: QueueSender, dead_letter_id: int) -> dic
         uow.session.execute(update(DeadLetter).where(DeadLetter.dead_letter_id == dead_letter_id)
                             .values(status="redriven", redriven_at=utcnow()))
         uow.commit()
-        return as_dict(uow.session.get(DeadLetter, dead_letter_id, populate_existing=True))
+        return as_dict(uow.session.get_one(DeadLetter, dead_letter_id, populate_existing=True))
 
 
 def redrive_all(uow: UnitOfWork, messaging: QueueSender, source_queue: str | None = None,

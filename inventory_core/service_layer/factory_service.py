@@ -8,17 +8,18 @@ longer lead time is re-delayed when the message arrives early); completing it pu
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from inventory_core.domain.events import new_event
+from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.factory import FactorySite, ProductionLog, ProductionOrder
+from inventory_core.domain.events import new_event
 from inventory_core.domain.stock import InvalidQuantity, check_quantity  # noqa: F401 (part of the API)
-from inventory_core.topology import SQS_MAX_DELAY_SECONDS
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
+from inventory_core.topology import SQS_MAX_DELAY_SECONDS
 
 # A due message may be handed over a moment before due_at (clock granularity); completing it then
 # is better than sending another message for less than a second.
@@ -34,7 +35,7 @@ class UnknownFactory(LookupError):
 
 def seed_datetime(value: datetime) -> str:
     """The seed's log timestamp: ISO UTC with milliseconds and a Z, "2023-05-18T09:46:48.000Z"."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
@@ -133,12 +134,12 @@ def complete_production(uow: UnitOfWork, production_order_id: int,
             uow.commit()
             return "rescheduled"
         # Conditional: of two concurrent deliveries of the same message, exactly one matches.
-        won = session.execute(
+        won = rows_matched(session,
             update(ProductionOrder)
             .where(ProductionOrder.production_order_id == production_order_id,
                    ProductionOrder.status == "in_production")
             .values(status="completed", completed_at=now)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .execution_options(synchronize_session=False)) == 1
         if not won:
             return "already_completed"
         uow.emit(new_event("production.completed", {

@@ -28,12 +28,18 @@ from typing import Protocol
 
 from sqlalchemy import and_, or_, select, update
 
-from inventory_core.domain.events import Event
-from inventory_core.domain.text import one_line
+from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import utcnow
-from inventory_core.adapters.models.shop import (Advertisement, EmailLog, Factory, Item,
-                                        ShopProcessedEvent)
+from inventory_core.adapters.models.shop import (
+    Advertisement,
+    EmailLog,
+    Factory,
+    Item,
+    ShopProcessedEvent,
+)
+from inventory_core.domain.events import Event
+from inventory_core.domain.text import one_line
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 log = logging.getLogger(__name__)
@@ -214,16 +220,16 @@ def _claim(uow: UnitOfWork, email_id: int) -> Email | None:
     with uow:
         session = uow.session
         # Conditional claim: of two deliveries racing for a row, exactly one gets rowcount 1.
-        won = session.execute(
+        won = rows_matched(session,
             update(EmailLog).where(EmailLog.email_id == email_id)
             .where(or_(EmailLog.status == "pending",
                        and_(EmailLog.status == "sending", EmailLog.claimed_until < now)))
             .values(status="sending", claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
                     attempts=EmailLog.attempts + 1)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .execution_options(synchronize_session=False)) == 1
         if not won:
             return None
-        row = session.get(EmailLog, email_id)
+        row = session.get_one(EmailLog, email_id)  # ours since the claim above
         email = Email(row.recipient, row.subject, row.body)
         uow.commit()
     return email

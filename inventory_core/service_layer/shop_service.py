@@ -9,14 +9,26 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
-from inventory_core.domain.events import MAX_QUANTITY, new_event
 from inventory_core.adapters import idempotency_keys
+from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import iso, utcnow
-from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOrder, ShopProcessedEvent,
-                                        StockLedgerEntry)
-from inventory_core.domain.stock import (DEFAULT_RULE, InvalidQuantity, Rule, check_quantity,
-                                  needs_reorder, reorder_quantity)
+from inventory_core.adapters.models.shop import (
+    Item,
+    Purchase,
+    ReplenishmentOrder,
+    ShopProcessedEvent,
+    StockLedgerEntry,
+)
+from inventory_core.domain.events import MAX_QUANTITY, new_event
+from inventory_core.domain.stock import (
+    DEFAULT_RULE,
+    InvalidQuantity,
+    Rule,
+    check_quantity,
+    needs_reorder,
+    reorder_quantity,
+)
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 
@@ -88,19 +100,21 @@ def _find_item(session, item: str | int) -> Item:
 
 
 @retry_transient
-def purchase(uow: UnitOfWork, item: str | int, quantity: int, requester: str) -> PurchaseResult:
-    """Sell `quantity` units of `item` (a name or an id) if there are that many, atomically;
-    otherwise sell nothing and make sure a replenishment order is open for it (one at most)."""
+def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
+             requester: str) -> PurchaseResult:
+    """Sell `quantity` units of the item `item_key` names (a name or an id) if there are that
+    many, atomically; otherwise sell nothing and make sure a replenishment order is open for it
+    (one at most)."""
     check_quantity(quantity)
     with uow:
-        result = _sell(uow, item, quantity, requester)
+        result = _sell(uow, item_key, quantity, requester)
         uow.commit()
     return result
 
 
 @retry_transient
 def purchase_once(uow: UnitOfWork, request: KeyedRequest,
-                  answer: Callable[[PurchaseResult], tuple[int, dict]], item: str | int,
+                  answer: Callable[[PurchaseResult], tuple[int, dict]], item_key: str | int,
                   quantity: int, requester: str) -> Answer:
     """`purchase`, at most once per Idempotency-Key: the key is claimed in the sale's own
     transaction with the answer (`answer(result)`: status and JSON body) the client got. A retry
@@ -114,42 +128,43 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
             if first.request_hash != request.fingerprint:
                 raise KeyReused("this Idempotency-Key was used for a different request")
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
-        status, body = answer(_sell(uow, item, quantity, requester))
+        status, body = answer(_sell(uow, item_key, quantity, requester))
         idempotency_keys.record_answer(uow.session, request.key, status,
                                        json.dumps(body, ensure_ascii=False))
         uow.commit()
     return Answer(status, body)
 
 
-def _sell(uow: UnitOfWork, item: str | int, quantity: int, requester: str) -> PurchaseResult:
+def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str) -> PurchaseResult:
+    """The sale itself, inside the caller's transaction (it commits)."""
     session = uow.session
-    found = _find_item(session, item)
+    item = _find_item(session, item_key)
     # The conditional decrement: of many concurrent buyers, only those the stock covers match.
-    sold = session.execute(
-        update(Item).where(Item.item_id == found.item_id, Item.quantity >= quantity)
+    sold = rows_matched(session,
+        update(Item).where(Item.item_id == item.item_id, Item.quantity >= quantity)
         .values(quantity=Item.quantity - quantity)
-        .execution_options(synchronize_session=False)).rowcount == 1
+        .execution_options(synchronize_session=False)) == 1
     # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
     # quantity as it is now: after our decrement, or as the shortage found it.
-    remaining = session.scalar(select(Item.quantity).where(Item.item_id == found.item_id)
-                               .with_for_update())
-    record = Purchase(item_id=found.item_id, quantity=quantity, requester=requester,
+    remaining = session.scalars(select(Item.quantity).where(Item.item_id == item.item_id)
+                                .with_for_update()).one()
+    record = Purchase(item_id=item.item_id, quantity=quantity, requester=requester,
                       status="completed" if sold else "short", remaining=remaining)
     session.add(record)
     session.flush()
     order = None
     if sold:
-        _ledger(session, found.item_id, -quantity, remaining, "sale",
+        _ledger(session, item.item_id, -quantity, remaining, "sale",
                 f"purchase:{record.purchase_id}")
         if remaining == 0:
-            _emit_stock_event(uow, "stock.depleted", found, remaining)
-        if needs_reorder(rule_of(found), remaining):
-            order = _ensure_replenishment(uow, found, remaining, 0, requester, "reorder_point")
+            _emit_stock_event(uow, "stock.depleted", item, remaining)
+        if needs_reorder(rule_of(item), remaining):
+            order = _ensure_replenishment(uow, item, remaining, 0, requester, "reorder_point")
     else:
-        order = _ensure_replenishment(uow, found, remaining, quantity - remaining, requester,
+        order = _ensure_replenishment(uow, item, remaining, quantity - remaining, requester,
                                       "shortage")
     record.replenishment_order_id = order.replenishment_order_id if order else None
-    return PurchaseResult(sold, record.purchase_id, found.item_id, found.name, quantity,
+    return PurchaseResult(sold, record.purchase_id, item.item_id, item.name, quantity,
                           remaining, replenishment_as_dict(order) if order else None)
 
 
@@ -213,7 +228,8 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         before = item.quantity
         item.quantity = before + quantity
         _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
-        order = session.get(ReplenishmentOrder, replenishment_order_id) if replenishment_order_id else None
+        order = (session.get(ReplenishmentOrder, replenishment_order_id)
+                 if replenishment_order_id else None)
         if order is not None and order.open_item_id is not None:
             order.open_item_id = None
             order.status = "fulfilled"
@@ -236,7 +252,8 @@ def adjust_stock(uow: UnitOfWork, item_id: int, delta: int, reason: str) -> int:
             raise ItemNotFound(item_id)
         after = item.quantity + delta
         if delta == 0 or not 0 <= after <= MAX_QUANTITY:
-            raise InvalidQuantity(f"stock would become {after}; it must stay from 0 to {MAX_QUANTITY}")
+            raise InvalidQuantity(f"stock would become {after}; it must stay from 0 to "
+                                  f"{MAX_QUANTITY}")
         before, item.quantity = item.quantity, after
         _ledger(session, item_id, delta, after, "adjustment", f"admin:{reason}"[:100])
         if before > 0 and after == 0:
@@ -254,12 +271,12 @@ def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
     with uow:
         # Conditional: a restock may have fulfilled the order since the factory answered (a short
         # lead time), and a fulfilled order must never go back to accepted.
-        accepted = uow.session.execute(
+        accepted = rows_matched(uow.session,
             update(ReplenishmentOrder)
             .where(ReplenishmentOrder.replenishment_order_id == replenishment_order_id,
                    ReplenishmentOrder.status == "requested")
             .values(status="accepted", accepted_at=utcnow(), factory_reference=factory_reference)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .execution_options(synchronize_session=False)) == 1
         if accepted:
             uow.commit()
             return True
@@ -278,7 +295,8 @@ def item_as_dict(item: Item) -> dict:
 
 def list_items(uow: UnitOfWork) -> list[dict]:
     with uow:
-        return [item_as_dict(i) for i in uow.session.scalars(select(Item).order_by(Item.item_id)).unique()]
+        items = uow.session.scalars(select(Item).order_by(Item.item_id)).unique()
+        return [item_as_dict(i) for i in items]
 
 
 def get_item(uow: UnitOfWork, item_id: int) -> dict:
@@ -291,7 +309,8 @@ def get_item(uow: UnitOfWork, item_id: int) -> dict:
 
 def list_replenishments(uow: UnitOfWork, status: str | None = None, limit: int = 100) -> list[dict]:
     with uow:
-        query = select(ReplenishmentOrder).order_by(ReplenishmentOrder.replenishment_order_id.desc())
+        newest_first = ReplenishmentOrder.replenishment_order_id.desc()
+        query = select(ReplenishmentOrder).order_by(newest_first)
         if status:
             query = query.where(ReplenishmentOrder.status == status)
         return [replenishment_as_dict(o) for o in uow.session.scalars(query.limit(limit))]
@@ -305,5 +324,5 @@ def get_replenishment(uow: UnitOfWork, replenishment_order_id: int) -> dict | No
 
 def ledger_balance(uow: UnitOfWork, item_id: int) -> int:
     with uow:
-        return uow.session.scalar(select(func.coalesce(func.sum(StockLedgerEntry.delta), 0))
-                                  .where(StockLedgerEntry.item_id == item_id))
+        return uow.session.scalars(select(func.coalesce(func.sum(StockLedgerEntry.delta), 0))
+                                   .where(StockLedgerEntry.item_id == item_id)).one()

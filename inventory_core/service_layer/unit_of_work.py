@@ -7,29 +7,35 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory_core.adapters import outbox
-from inventory_core.domain.events import Event
 from inventory_core.adapters.models.common import OutboxMixin
+from inventory_core.domain.events import Event
 from inventory_core.topology import TOPOLOGY
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 # MySQL/MariaDB deadlock and lock-wait timeout: the transaction was rolled back, retrying is safe.
 TRANSIENT_MYSQL_ERRORS = {1205, 1213}
+ATTEMPTS = 5  # of a transaction that keeps being chosen as the victim
 
 
 class UnitOfWork:
+    session: Session  # the transaction's session, from __enter__ on
+
     def __init__(self, sessions: sessionmaker, outbox_model: type[OutboxMixin],
                  publisher: outbox.Publisher | None = None):
         self.sessions = sessions
         self.outbox_model = outbox_model
         self.publisher = publisher
-        self.session: Session | None = None
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         self.session = self.sessions()
         self._event_ids: list[str] = []
         return self
@@ -50,7 +56,7 @@ class UnitOfWork:
         if self.publisher is not None and event_ids:
             try:
                 outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids)
-            except Exception:  # noqa: BLE001 - the change is committed; never report it failed
+            except Exception:  # the change is committed; never report it failed
                 # An error here (the database busy while claiming or marking rows) must not reach
                 # the caller: it would answer "failed" for a committed sale, and a retry would
                 # sell again. The rows stay unpublished and the outbox sweep sends them.
@@ -59,24 +65,21 @@ class UnitOfWork:
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError) and getattr(exc.orig, "args", None):
-        return exc.orig.args[0] in TRANSIENT_MYSQL_ERRORS
-    return False
+    orig = exc.orig if isinstance(exc, OperationalError) else None
+    return orig is not None and bool(orig.args) and orig.args[0] in TRANSIENT_MYSQL_ERRORS
 
 
-def retry_transient(func=None, *, attempts: int = 5):
+def retry_transient(func: Callable[P, R]) -> Callable[P, R]:
     """Run a whole transaction again when the database chose it as a deadlock victim."""
-    if func is None:
-        return functools.partial(retry_transient, attempts=attempts)
-
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        for attempt in range(1, attempts + 1):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 return func(*args, **kwargs)
             except DBAPIError as exc:
-                if attempt == attempts or not is_transient(exc):
+                if attempt == ATTEMPTS or not is_transient(exc):
                     raise
                 log.info("transient database error, retrying %s: %s", func.__name__, exc.orig)
                 time.sleep(0.01 * 2 ** attempt)
+        raise AssertionError("unreachable: the last attempt returned or raised")
     return wrapper

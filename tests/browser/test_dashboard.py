@@ -22,11 +22,7 @@ import pytest
 import requests
 
 from consumers import notify, runtime
-from inventory_core.adapters.messaging import (
-    Messaging,
-    ensure_ses_sender,
-    ensure_topology,
-)
+from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensure_topology
 from inventory_core.adapters.migrate import prepare
 from inventory_core.config import Settings
 from inventory_core.service_layer.dead_letters import record_dead_letter

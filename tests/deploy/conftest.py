@@ -74,7 +74,8 @@ def sqs_event(queue_arn: str, bodies: list[str]) -> dict:
     return {"Records": [{
         "messageId": str(uuid.uuid4()), "receiptHandle": f"handle-{i}", "body": body,
         "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000",
-                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1700000000000"},
+                       "SenderId": "AIDAEXAMPLE",
+                       "ApproximateFirstReceiveTimestamp": "1700000000000"},
         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn, "awsRegion": queue_arn.split(":")[3],
     } for i, body in enumerate(bodies)]}
@@ -120,7 +121,7 @@ def trust_store():
                             requests=[], url="")
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):  # http.server's name
             store.requests.append(self.path)
             self.send_response(200)
             self.send_header("Content-Length", str(len(store.body)))

@@ -164,7 +164,8 @@ def test_zip_callback_refuses_a_package_without_the_bundle_its_urls_name(tmp_pat
     without = _package(tmp_path / "without.zip", {"handler.py": b""})
     with pytest.raises(RuntimeError, match=f"lacks the CA bundle {rds_ca.RDS_CA_BUNDLE}"):
         callbacks.check_package(_cli(without, stage))
-    not_pem = _package(tmp_path / "not-pem.zip", {"handler.py": b"", rds_ca.RDS_CA_BUNDLE: b"<html>"})
+    not_pem = _package(tmp_path / "not-pem.zip",
+                       {"handler.py": b"", rds_ca.RDS_CA_BUNDLE: b"<html>"})
     with pytest.raises(RuntimeError, match="lacks the CA bundle"):
         callbacks.check_package(_cli(not_pem, stage))
     with_bundle = _package(tmp_path / "with.zip", {"handler.py": b"",

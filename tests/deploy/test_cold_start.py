@@ -7,11 +7,13 @@ import sys
 import pytest
 
 ENTRY_POINTS = {
-    "shop_api.wsgi": ("alembic", "jinja2.ext", "moto", "pytest", "inventory_core.adapters.models.factory"),
+    "shop_api.wsgi": ("alembic", "jinja2.ext", "moto", "pytest",
+                      "inventory_core.adapters.models.factory"),
     "factory_api.wsgi": ("alembic", "moto", "pytest", "inventory_core.adapters.models.shop"),
     "consumers.delivery": ("alembic", "flask", "moto", "pytest"),
     "consumers.order": ("alembic", "flask", "moto", "pytest"),
-    "consumers.production": ("alembic", "flask", "moto", "pytest", "inventory_core.adapters.models.shop"),
+    "consumers.production": ("alembic", "flask", "moto", "pytest",
+                             "inventory_core.adapters.models.shop"),
     "consumers.notify": ("alembic", "flask", "moto", "pytest"),
     "consumers.dead_letter": ("alembic", "flask", "moto", "pytest"),
     "consumers.outbox_sweep": ("alembic", "flask", "moto", "pytest"),

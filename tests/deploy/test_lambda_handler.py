@@ -13,24 +13,27 @@ import uuid
 import boto3
 import pytest
 from moto import mock_aws
-
 from sqlalchemy import func, select, update
 
 from inventory_core.adapters import outbox
-from inventory_core.config import Settings
 from inventory_core.adapters.db import session_factory
-from inventory_core.service_layer.dead_letters import list_dead_letters
-from inventory_core.topology import TOPOLOGY
-from inventory_core.domain.events import new_event
 from inventory_core.adapters.messaging import Messaging, ensure_topology
 from inventory_core.adapters.migrate import prepare
 from inventory_core.adapters.models.factory import FactoryOutbox
 from inventory_core.adapters.models.shop import ShopOutbox
-from inventory_core.topology import TOPOLOGY
+from inventory_core.config import Settings
+from inventory_core.domain.events import new_event
+from inventory_core.service_layer.dead_letters import list_dead_letters
 from inventory_core.service_layer.unit_of_work import UnitOfWork
+from inventory_core.topology import TOPOLOGY
 
-from .conftest import (FakeContext, api_gateway_event, save_python_settings, scheduled_event,
-                       sqs_event)
+from .conftest import (
+    FakeContext,
+    api_gateway_event,
+    save_python_settings,
+    scheduled_event,
+    sqs_event,
+)
 
 RELOADED = ("shop_api.wsgi", "factory_api.wsgi")
 WRITER_ROLE_ARN = "arn:aws:iam::123456789012:role/replenish-dev-consumers"
@@ -54,7 +57,7 @@ def lambda_stage(tmp_path):
         sys.path.insert(0, str(directory))
         importlib.invalidate_caches()
         module = importlib.import_module("zappa_settings")
-        assert module.API_STAGE == stage and module.DEBUG is False and module.LOG_LEVEL == "INFO"
+        assert stage == module.API_STAGE and module.DEBUG is False and module.LOG_LEVEL == "INFO"
 
         env = module.ENVIRONMENT_VARIABLES
         settings = Settings(shop_database_url=f"sqlite:///{directory / 'shop.db'}",
@@ -101,8 +104,8 @@ def _body(response: dict):
 def _rule(module, function: str) -> str:
     from zappa.core import Zappa
     zappa = Zappa(boto_session=boto3.Session(region_name="ap-northeast-2"), load_credentials=False)
-    return zappa.get_scheduled_event_name({"function": function}, function,
-                                          f"{module.PROJECT_NAME}-{module.API_STAGE}".replace("_", "-"))
+    lambda_name = f"{module.PROJECT_NAME}-{module.API_STAGE}".replace("_", "-")
+    return zappa.get_scheduled_event_name({"function": function}, function, lambda_name)
 
 
 def _queue_arn(module, queue_name: str) -> str:
@@ -215,14 +218,17 @@ def test_consumers_stage_reports_only_the_failed_record_of_a_batch(lambda_stage)
     assert listed_stock == {"batchItemFailures": []}  # the duplicate changes nothing
 
     from sqlalchemy import text
+
     from inventory_core.adapters.db import get_engine
     with get_engine(settings.shop_database_url).connect() as connection:
-        assert connection.execute(text("SELECT quantity FROM items WHERE item_id = 1")).scalar() == 4
+        quantity = text("SELECT quantity FROM items WHERE item_id = 1")
+        assert connection.execute(quantity).scalar() == 4
 
     poison = f"poison {uuid.uuid4()}"
     dead = sqs_event(_queue_arn(module, f"{settings.name_prefix}-order-queue-dlq"), [poison])
     assert handler(dead, FakeContext()) == {"batchItemFailures": []}
-    [letter] = list_dead_letters(UnitOfWork(session_factory(settings.shop_database_url), ShopOutbox))
+    uow = UnitOfWork(session_factory(settings.shop_database_url), ShopOutbox)
+    [letter] = list_dead_letters(uow)
     assert letter["body"] == poison
     assert letter["dlq"].endswith("-order-queue-dlq")
     assert letter["source_queue"].endswith("-order-queue")

@@ -36,7 +36,8 @@ ARTIFACTS = REPO / "test-artifacts" / "lambda-packages"
 
 
 def _site_packages(env_dir: Path) -> Path:
-    return env_dir / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return env_dir / "lib" / python / "site-packages"
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +67,9 @@ def runtime_venv() -> Path:
 
 def package(stage: str, env_dir: Path, tmp_path: Path) -> Path:
     """`zappa package <stage>` with VIRTUAL_ENV set, as a user runs it, in a copy of the project
-    holding a CA bundle (`packageable_copy`). The one change to the committed settings: no manylinux wheel look-ups on PyPI (offline); the
-    build virtualenv's wheels are Linux x86_64 wheels already."""
+    holding a CA bundle (`packageable_copy`). The one change to the committed settings: no
+    manylinux wheel look-ups on PyPI (offline); the build virtualenv's wheels are Linux x86_64
+    wheels already."""
     project = packageable_copy(tmp_path / "project")
     settings = load_settings()
     settings["base"]["use_precompiled_packages"] = False
@@ -77,9 +79,9 @@ def package(stage: str, env_dir: Path, tmp_path: Path) -> Path:
     environ = {**os.environ, "VIRTUAL_ENV": str(env_dir),
                "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     environ.pop("PYTHONPATH", None)
-    done = subprocess.run([str(env_dir / "bin" / "zappa"), "package", stage, "-s", str(settings_file),
-                           "-o", str(output)], cwd=project, env=environ, capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run([str(env_dir / "bin" / "zappa"), "package", stage,
+                           "-s", str(settings_file), "-o", str(output)],
+                          cwd=project, env=environ, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no dev or test tools" in done.stdout  # the settings' `callbacks.zip` ran and passed
     return output
@@ -117,7 +119,8 @@ def run_clean(task_root: Path, env_dir: Path, event: dict) -> dict:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, runtime_venv, tmp_path):
+def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, runtime_venv,
+                                                                        tmp_path):
     archive = package(stage, runtime_venv, tmp_path)
     size = archive.stat().st_size
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -129,7 +132,8 @@ def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, ru
         names = zipped.namelist()
         top = {n.split("/")[0] for n in names}
         assert not top & FORBIDDEN_TOP_LEVEL, sorted(top & FORBIDDEN_TOP_LEVEL)
-        assert not [n for n in names if "/tests/" in n and n.startswith(("inventory_core", "deploy"))]
+        assert not [n for n in names
+                    if "/tests/" in n and n.startswith(("inventory_core", "deploy"))]
         assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
         assert {"handler.py", "zappa_settings.py", "deploy/tasks.py", "shop_api/wsgi.py",
                 "consumers/outbox_sweep.py", rds_ca.RDS_CA_BUNDLE} <= set(names)
@@ -157,5 +161,5 @@ def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, ru
 def test_packages_are_built_with_the_python_of_the_lambda_runtime():
     # Compiled wheels (cryptography, cffi) in a package only load on the Python they were built for.
     from deploy.settings import RUNTIME
-    assert RUNTIME == f"python{sys.version_info.major}.{sys.version_info.minor}", (
+    assert f"python{sys.version_info.major}.{sys.version_info.minor}" == RUNTIME, (
         f"zappa_settings.json deploys {RUNTIME}; build and test the packages with that Python")

@@ -28,7 +28,8 @@ def test_ensure_fetches_once_checks_and_installs_the_bundle(rds_ca_project, trus
     b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
     b"-----BEGIN CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n",
 ])
-def test_what_is_not_a_certificate_bundle_is_refused_and_nothing_is_written(rds_ca_project, trust_store, body):
+def test_what_is_not_a_certificate_bundle_is_refused_and_nothing_is_written(rds_ca_project,
+                                                                            trust_store, body):
     trust_store.body = body
     with pytest.raises(rds_ca.BundleError):
         rds_ca.ensure()
@@ -45,7 +46,8 @@ def test_command_installs_an_air_gapped_copy_or_says_why_not(rds_ca_project, tmp
     assert "no RDS CA bundle installed: not a bundle of PEM certificates" in capsys.readouterr().err
 
 
-def test_settings_command_fetches_the_bundle_its_urls_name(rds_ca_project, trust_store, tmp_path, capsys):
+def test_settings_command_fetches_the_bundle_its_urls_name(rds_ca_project, trust_store, tmp_path,
+                                                           capsys):
     target = tmp_path / "zappa_settings.json"
     assert gen.main(["--env", "dev", "--outputs", str(gen.EXAMPLE_OUTPUTS["dev"]),
                      "--settings", str(target)]) == 0
@@ -55,8 +57,9 @@ def test_settings_command_fetches_the_bundle_its_urls_name(rds_ca_project, trust
     assert url.endswith(f"?ssl_ca=/var/task/{rds_ca.RDS_CA_BUNDLE}")
 
 
-def test_settings_command_fails_clearly_when_the_bundle_cannot_be_fetched(rds_ca_project, monkeypatch,
-                                                                         tmp_path, capsys):
+def test_settings_command_fails_clearly_when_the_bundle_cannot_be_fetched(rds_ca_project,
+                                                                         monkeypatch, tmp_path,
+                                                                         capsys):
     monkeypatch.setattr(rds_ca, "RDS_CA_URL", "http://127.0.0.1:9/unreachable.pem")
     assert gen.main(["--env", "dev", "--outputs", str(gen.EXAMPLE_OUTPUTS["dev"]),
                      "--settings", str(tmp_path / "zappa_settings.json")]) == 1

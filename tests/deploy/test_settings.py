@@ -76,7 +76,8 @@ def test_example_outputs_are_terraform_outputs_with_topology_names():
         assert {k: v.rsplit(":", 1)[-1] for k, v in outputs["dlq_arns"].items()} == \
             {q.key: physical(prefix, q.dlq_name) for q in TOPOLOGY.queues}
         if declared is not None:
-            assert set(outputs) <= declared, f"the example invents outputs: {set(outputs) - declared}"
+            invented = set(outputs) - declared
+            assert not invented, f"the example invents outputs: {invented}"
 
 
 def test_terraform_declares_every_output_the_generator_needs():
@@ -104,7 +105,8 @@ def test_every_queue_in_the_settings_is_the_topologys_and_bound_once_per_environ
                 expected_name = physical(prefix, queue.dlq_name if dead else queue.name)
                 assert arn.rsplit(":", 1)[-1] == expected_name
                 assert arn.split(":")[3] == stage["aws_region"]
-                assert event["function"] == (TOPOLOGY.dead_letter_consumer if dead else queue.consumer)
+                consumer = TOPOLOGY.dead_letter_consumer if dead else queue.consumer
+                assert event["function"] == consumer
                 assert (queue.key, dead) not in bound, f"{arn} bound twice"
                 bound[(queue.key, dead)] = service
         assert set(bound) == {(q.key, dead) for q in TOPOLOGY.queues for dead in (False, True)}
@@ -231,7 +233,7 @@ def test_timeout_fits_every_queue_visibility_timeout(stage):
         queue, dead = queue_for_arn(event["event_source"]["arn"])
         if dead:
             # AWS refuses a mapping whose queue's visibility timeout is below the function's.
-            assert SQS_DEFAULT_VISIBILITY >= timeout
+            assert timeout <= SQS_DEFAULT_VISIBILITY
         else:
             assert queue.visibility_timeout >= gen.VISIBILITY_TO_TIMEOUT * timeout, (
                 f"{stage}: {queue.name} visibility {queue.visibility_timeout}s < 6 x {timeout}s")
@@ -243,7 +245,8 @@ def _example(env: str = "dev") -> dict:
     return gen.read_outputs(outputs_file=gen.EXAMPLE_OUTPUTS[env])
 
 
-def test_command_reads_terraform_output_json_and_keeps_the_other_environment(tmp_path, rds_ca_project):
+def test_command_reads_terraform_output_json_and_keeps_the_other_environment(tmp_path,
+                                                                            rds_ca_project):
     raw = gen.EXAMPLE_OUTPUTS["dev"].read_text()
     calls = []
 

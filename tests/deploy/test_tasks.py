@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from deploy import tasks
-from inventory_core.config import Settings
 from inventory_core.adapters.db import _url_with_secret, get_engine
+from inventory_core.config import Settings
 
 
 def test_prepare_and_upgrade_migrate_seed_once_and_are_idempotent(tmp_path, monkeypatch):

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from inventory_core.config import Settings
 from inventory_core.adapters.messaging import Messaging, ensure_topology
+from inventory_core.config import Settings
 from inventory_core.topology import TOPOLOGY
 from local_stack.event_sources import build_pollers, function_problem
 

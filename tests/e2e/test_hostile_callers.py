@@ -2,8 +2,9 @@
 MariaDB), over HTTP like anyone on the network:
 
 - factory writes without a signature, signed with another key or a guessed secret are refused
-  (401) and change nothing (stale dates and altered bodies: tests/integration/test_factory_auth.py); the consumers' own signed calls go on
-  working (the seed's shortage still reaches the factory);
+  (401) and change nothing (stale dates and altered bodies: tests/integration/
+  test_factory_auth.py); the consumers' own signed calls go on working (the seed's shortage
+  still reaches the factory);
 - eight copies of one purchase with one Idempotency-Key, sent at once, sell once;
 - each bad input of the issue gets a 4xx (and a bodiless GET with a JSON Content-Type the normal
   answer);
@@ -17,7 +18,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -43,8 +43,8 @@ BOTO_DEFAULT = ReadOnlyCredentials("local", "local", None)  # what every other p
 def stack(request, tmp_path_factory):
     """One stack for the module: the shop on MariaDB, the factory on SQLite, instant production."""
     require_mysql()
-    from tests.e2e.conftest import RunningStack, stack_environment
     from local_stack.launcher import StackProcess
+    from tests.e2e.conftest import RunningStack, stack_environment
 
     tmp = tmp_path_factory.mktemp("hostile")
     shop_url, drop_shop = new_database_url("mysql", tmp, "e2e_hostile")
@@ -102,8 +102,8 @@ def test_the_systems_own_signed_calls_still_reach_the_factory(stack):
     shortage = requests.post(f"{stack.shop_url}/item", timeout=10, json={
         "item_name": "Item2", "quantity": 5, "requester": "e2e"})
     assert shortage.json()["message"].startswith("구매 실패!")
-    deadline = datetime.now() + timedelta(seconds=60)
-    while datetime.now() < deadline:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         orders = requests.get(f"{stack.factory_url}/production-orders", timeout=10).json()
         if any(o["item_id"] == 2 for o in orders):
             break
@@ -141,15 +141,16 @@ BAD_INPUTS = [
     ("GET", "/items/10000000000000000000", None),
     ("GET", "/replenishment-orders/10000000000000000000", None),
     ("POST", "/purchases", {"item_id": 10**19, "quantity": 1, "requester": "a"}),
-    ("POST", "/purchases", {"item_id": 1, "quantity": 1, "requester": "a\r\nBcc: victim@example.com"}),
+    ("POST", "/purchases", {"item_id": 1, "quantity": 1, "requester": "a\r\nBcc: v@example.com"}),
     ("POST", "/purchases", {"item_id": 1, "quantity": 1, "requester": "   "}),
-    ("POST", "/item", {"item_name": "Item1", "quantity": 1, "requester": "a\r\nBcc: v@example.com"}),
+    ("POST", "/item", {"item_name": "Item1", "quantity": 1, "requester": "a\r\nBcc: v@x.com"}),
     ("POST", "/item", {"item_name": "Item1", "quantity": 1, "requester": "   "}),
 ]
 
 
 @pytest.mark.parametrize("method,path,body", BAD_INPUTS,
-                         ids=[f"{m} {p} {json.dumps(b)[:30] if b else ''}" for m, p, b in BAD_INPUTS])
+                         ids=[f"{m} {p} {json.dumps(b)[:30] if b else ''}"
+                              for m, p, b in BAD_INPUTS])
 def test_each_bad_input_gets_a_4xx(stack, method, path, body):
     before = requests.get(f"{stack.shop_url}/item", timeout=10).json()
     answer = requests.request(method, f"{stack.shop_url}{path}", json=body, timeout=10)

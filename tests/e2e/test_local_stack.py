@@ -64,8 +64,10 @@ def drive_seed_story(stack) -> float:
     logs = requests.get(f"{stack.factory_url}/log", timeout=10).json()
     # The seed's shape; the requester masked for a caller who is not an operator.
     assert logs[0]["requester"] == "j***"  # the seed's sample log: "jeonghun"
-    produced = [entry for entry in logs if entry["item_name"] == "Item2" and entry["requester"] == "e***"]
-    assert len(produced) == 1 and produced[0]["quantity"] == 8 and produced[0]["factory_name"] == "Factory2"
+    produced = [entry for entry in logs
+                if entry["item_name"] == "Item2" and entry["requester"] == "e***"]
+    assert len(produced) == 1
+    assert produced[0]["quantity"] == 8 and produced[0]["factory_name"] == "Factory2"
     orders = requests.get(f"{stack.shop_url}/replenishment-orders", timeout=10).json()
     assert [(o["item_id"], o["status"], o["quantity"]) for o in orders] == [(2, "fulfilled", 8)]
     return restocked_after
@@ -174,11 +176,12 @@ def test_a_crashed_part_is_restarted(start_stack):
     for needle, name in (("shop_api.wsgi", "shop"), ("local_stack.event_sources", "consumers"),
                          ("moto.server", "moto")):
         os.killpg(_part_pid(stack, needle), signal.SIGKILL)
-        wait_until(lambda: f"{name} is back" in "\n".join(stack.process.lines), 30,
+        wait_until(lambda name=name: f"{name} is back" in "\n".join(stack.process.lines), 30,
                    f"{name} restarted", stack)
         assert f"{name} stopped unexpectedly (killed by SIGKILL" in "\n".join(stack.process.lines)
     # moto keeps its queues in memory: the supervisor recreated the topology on the new one.
-    assert len(re.findall(r"^\[setup\] +topology on moto", "\n".join(stack.process.lines), re.M)) == 2
+    output = "\n".join(stack.process.lines)
+    assert len(re.findall(r"^\[setup\] +topology on moto", output, re.M)) == 2
     # Still the whole story, with the restarted shop, consumers and broker.
     drive_seed_story(stack)
     stop_and_check_nothing_is_left(stack)

@@ -37,7 +37,8 @@ def test_the_readme_block_is_what_this_test_runs():
     assert [argv[-1].rsplit("/", 1)[1] for argv, _ in calls] == [
         "item", "item", "replenishment-orders", "log", "item"]
     assert [shown for _, shown in calls if shown] == [
-        '{"message":"구매 실패! 남은 재고: 2, 생산요청 진행중"}', '{"message":"구매 완료! 남은 재고: 5"}']
+        '{"message":"구매 실패! 남은 재고: 2, 생산요청 진행중"}',
+        '{"message":"구매 완료! 남은 재고: 5"}']
 
 
 def test_the_readme_seed_calls_work_unchanged(start_stack):
@@ -47,7 +48,7 @@ def test_the_readme_seed_calls_work_unchanged(start_stack):
 
     def run(argv: list[str]) -> tuple[int, str]:
         argv = [re.sub(r"127\.0\.0\.1:500[01]", lambda m: ports[m.group(0)], a) for a in argv]
-        done = subprocess.run(argv + ["-sS", "-w", "\n%{http_code}"], capture_output=True,
+        done = subprocess.run([*argv, "-sS", "-w", "\n%{http_code}"], capture_output=True,
                               text=True, timeout=30, check=True)
         body, _, status = done.stdout.rpartition("\n")
         return int(status), body

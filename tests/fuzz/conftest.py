@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from inventory_core.config import Settings
 from inventory_core.adapters.db import dispose_all
 from inventory_core.adapters.messaging import ensure_topology
 from inventory_core.adapters.migrate import prepare
+from inventory_core.config import Settings
 from tests.conftest import _MYSQL_PROBLEM, new_database_url, require_mysql
 from tests.signing import WRITER
 

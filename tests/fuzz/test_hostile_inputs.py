@@ -8,10 +8,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from inventory_core.service_layer import shop_service
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.factory import FactoryOutbox, ProductionLog, ProductionOrder
 from inventory_core.adapters.models.shop import Purchase, ReplenishmentOrder
+from inventory_core.service_layer import shop_service
 from tests.helpers import shop_state, shop_uow
 from tests.signing import SignedClient
 
@@ -82,7 +82,8 @@ def cases():
             yield route, f"quantity-{literal[:10]}", body.encode()
         yield route, "deep-array", b"[" * DEEP + b"]" * DEEP
         yield route, "deep-object", b'{"a":' * DEEP + b"1" + b"}" * DEEP
-        yield route, "deep-in-field", raw(valid)[:-1] + b', "requester": ' + b"[" * DEEP + b"]" * DEEP + b"}"
+        yield route, "deep-in-field", (raw(valid)[:-1] + b', "requester": '
+                                       + b"[" * DEEP + b"]" * DEEP + b"}")
         yield route, "not-json", b"{item_name: Item1, quantity: 1"
         yield route, "empty-body", b""
         yield route, "null", b"null"
@@ -150,7 +151,8 @@ def test_sql_looking_text_with_a_valid_quantity_is_only_data(clients, fuzz_setti
         body["replenishment_order_id"] = 1000 + SQL_CASES.index((route, name, n, text))
     for item_id in (1, 3):  # enough stock that a purchase completes (a shortage is a 409 that
         # records the failed purchase): the text is then stored, or refused as no such item
-        stock = shop_service.get_item(shop_uow(fuzz_settings.shop_database_url), item_id)["quantity"]
+        item = shop_service.get_item(shop_uow(fuzz_settings.shop_database_url), item_id)
+        stock = item["quantity"]
         if stock < 5:
             shop_service.adjust_stock(shop_uow(fuzz_settings.shop_database_url), item_id,
                                       10 - stock, "fuzz top-up")

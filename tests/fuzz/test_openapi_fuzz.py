@@ -52,7 +52,6 @@ factory_schema = schemathesis.openapi.from_wsgi("/openapi.json", FACTORY)
 def real_apps(shop_app, factory_app):
     # The factory's writes signed as the order consumer signs them, so they reach its views.
     SHOP.target, FACTORY.target = shop_app, SigningMiddleware(factory_app)
-    yield
 
 
 @shop_schema.parametrize()

@@ -18,7 +18,8 @@ MYSQL_PORT = 3306
 def test_terraform_fmt_check():
     terraform = shutil.which("terraform")
     if terraform is None:
-        pytest.skip("terraform is not installed: `terraform fmt -check` not run (install it to run this check)")
+        pytest.skip("terraform is not installed: `terraform fmt -check` not run (install it to "
+                    "run this check)")
     result = subprocess.run([terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM_DIR)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{result.stdout}"
@@ -26,8 +27,8 @@ def test_terraform_fmt_check():
 
 def test_every_file_parses_and_the_layout_is_by_concern(terraform_hcl):
     names = {path.name for path in tf_files()}
-    assert {"versions.tf", "variables.tf", "network.tf", "databases.tf", "messaging.tf", "alarms.tf",
-            "ses.tf", "iam.tf", "outputs.tf"} <= names
+    assert {"versions.tf", "variables.tf", "network.tf", "databases.tf", "messaging.tf",
+            "alarms.tf", "ses.tf", "iam.tf", "outputs.tf"} <= names
     assert set(terraform_hcl) == names
 
 
@@ -58,16 +59,20 @@ def _is_world(cidr: str) -> bool:
 
 
 def ingress_rules(parsed):
-    """(where, from_port, to_port, protocol, cidrs) of every ingress rule, in all three spellings."""
+    """(where, from_port, to_port, protocol, cidrs) of every ingress rule, in all three
+    spellings."""
     for file_name, _, name, body in blocks(parsed, "resource", "aws_security_group"):
         for rule in as_list(body.get("ingress")):
-            yield (f"{file_name}:aws_security_group.{name}", rule.get("from_port"), rule.get("to_port"),
-                   rule.get("protocol"), as_list(rule.get("cidr_blocks")) + as_list(rule.get("ipv6_cidr_blocks")))
+            yield (f"{file_name}:aws_security_group.{name}", rule.get("from_port"),
+                   rule.get("to_port"), rule.get("protocol"),
+                   as_list(rule.get("cidr_blocks")) + as_list(rule.get("ipv6_cidr_blocks")))
     for file_name, _, name, body in blocks(parsed, "resource", "aws_security_group_rule"):
         if body.get("type") == "ingress":
-            yield (f"{file_name}:aws_security_group_rule.{name}", body.get("from_port"), body.get("to_port"),
-                   body.get("protocol"), as_list(body.get("cidr_blocks")) + as_list(body.get("ipv6_cidr_blocks")))
-    for file_name, _, name, body in blocks(parsed, "resource", "aws_vpc_security_group_ingress_rule"):
+            yield (f"{file_name}:aws_security_group_rule.{name}", body.get("from_port"),
+                   body.get("to_port"), body.get("protocol"),
+                   as_list(body.get("cidr_blocks")) + as_list(body.get("ipv6_cidr_blocks")))
+    for file_name, _, name, body in blocks(parsed, "resource",
+                                           "aws_vpc_security_group_ingress_rule"):
         yield (f"{file_name}:aws_vpc_security_group_ingress_rule.{name}", body.get("from_port"),
                body.get("to_port"), body.get("ip_protocol"),
                as_list(body.get("cidr_ipv4")) + as_list(body.get("cidr_ipv6")))
@@ -82,21 +87,25 @@ def test_mysql_is_never_open_to_the_world(terraform_hcl):
 
 
 def test_no_ingress_from_the_world_at_all(terraform_hcl):
-    offenders = [where for where, *_, cidrs in ingress_rules(terraform_hcl) if any(_is_world(c) for c in cidrs)]
+    offenders = [where for where, *_, cidrs in ingress_rules(terraform_hcl)
+                 if any(_is_world(c) for c in cidrs)]
     assert offenders == []
 
 
 def test_database_ingress_comes_only_from_the_lambda_group(terraform_hcl):
-    db_rules = [body for _, _, _, body in blocks(terraform_hcl, "resource", "aws_vpc_security_group_ingress_rule")
+    db_rules = [body for _, _, _, body
+                in blocks(terraform_hcl, "resource", "aws_vpc_security_group_ingress_rule")
                 if body["security_group_id"] == "${aws_security_group.db.id}"]
     assert len(db_rules) == 1
     assert db_rules[0]["from_port"] == db_rules[0]["to_port"] == MYSQL_PORT
     assert db_rules[0]["referenced_security_group_id"] == "${aws_security_group.lambda.id}"
     assert "cidr_ipv4" not in db_rules[0] and "cidr_ipv6" not in db_rules[0]
-    sg_rules = [body for _, _, _, body in blocks(terraform_hcl, "resource", "aws_security_group_rule")]
+    sg_rules = [body for _, _, _, body
+                in blocks(terraform_hcl, "resource", "aws_security_group_rule")]
     assert sg_rules == [], "rules are aws_vpc_security_group_*_rule resources only"
     for _, _, _, body in blocks(terraform_hcl, "resource", "aws_security_group"):
-        assert "ingress" not in body and "egress" not in body, "inline rules would fight the rule resources"
+        assert "ingress" not in body and "egress" not in body, (
+            "inline rules would fight the rule resources")
 
 
 # --- IAM -----------------------------------------------------------------------------------------
@@ -119,7 +128,8 @@ def key_policy_documents(parsed) -> set[str]:
 
 
 def test_every_policy_is_a_parseable_policy_document(terraform_hcl):
-    """No jsonencode()/heredoc policies: every policy is an aws_iam_policy_document these tests can read."""
+    """No jsonencode()/heredoc policies: every policy is an aws_iam_policy_document these tests
+    can read."""
     documents = policy_documents(terraform_hcl)
     seen = 0
     for file_name, rtype, name, body in blocks(terraform_hcl, "resource"):
@@ -132,8 +142,10 @@ def test_every_policy_is_a_parseable_policy_document(terraform_hcl):
     assert seen >= 8
     for path in tf_files():
         text = path.read_text()
-        assert not re.search(r'jsonencode\(\s*\{[^}]*\bStatement\b', text, re.S), f"{path.name}: jsonencode policy"
-        assert '"Statement"' not in text and "Statement =" not in text, f"{path.name}: hand-written policy JSON"
+        assert not re.search(r'jsonencode\(\s*\{[^}]*\bStatement\b', text, re.S), (
+            f"{path.name}: jsonencode policy")
+        assert '"Statement"' not in text and "Statement =" not in text, (
+            f"{path.name}: hand-written policy JSON")
 
 
 def statements(document: dict) -> list[dict]:
@@ -183,8 +195,10 @@ def test_each_service_role_has_logs_and_vpc_access(terraform_hcl):
     managed = iam_locals["managed_policies"]
     assert managed["basic"].endswith("policy/service-role/AWSLambdaBasicExecutionRole")
     assert managed["vpc"].endswith("policy/service-role/AWSLambdaVPCAccessExecutionRole")
-    attachments = {name: body for _, _, name, body in blocks(terraform_hcl, "resource", "aws_iam_role_policy_attachment")}
-    assert "setproduct(keys(local.services), keys(local.managed_policies))" in iam_locals["service_managed_policies"]
+    attachments = {name: body for _, _, name, body
+                   in blocks(terraform_hcl, "resource", "aws_iam_role_policy_attachment")}
+    assert ("setproduct(keys(local.services), keys(local.managed_policies))"
+            in iam_locals["service_managed_policies"])
     assert attachments["service_managed"]["for_each"] == "${local.service_managed_policies}"
     roles = {name: body for _, _, name, body in blocks(terraform_hcl, "resource", "aws_iam_role")}
     assert roles["service"]["for_each"] == "${local.services}"
@@ -192,7 +206,8 @@ def test_each_service_role_has_logs_and_vpc_access(terraform_hcl):
     (statement,) = statements(trust)
     assert statement["actions"] == ["sts:AssumeRole"]
     assert statement["principals"][0]["identifiers"] == ["lambda.amazonaws.com"]
-    inline = {name: body for _, _, name, body in blocks(terraform_hcl, "resource", "aws_iam_role_policy")}
+    inline = {name: body for _, _, name, body
+              in blocks(terraform_hcl, "resource", "aws_iam_role_policy")}
     for service in ("shop", "factory", "consumers"):
         assert inline[service]["policy"] == f"${{data.aws_iam_policy_document.{service}.json}}"
         assert inline[service]["role"] == f'${{aws_iam_role.service["{service}"].id}}'
@@ -204,7 +219,8 @@ def _resources_by_sid(document: dict) -> dict[str, str]:
 
 def test_least_privilege_per_service(terraform_hcl):
     documents = policy_documents(terraform_hcl)
-    shop, factory, consumers = (_resources_by_sid(documents[n]) for n in ("shop", "factory", "consumers"))
+    shop, factory, consumers = (_resources_by_sid(documents[n])
+                                for n in ("shop", "factory", "consumers"))
     # secrets: each service reads only its own database's secret
     assert "local.services.shop.database" in shop["ReadOwnDatabaseSecret"]
     assert "local.services.factory.database" in factory["ReadOwnDatabaseSecret"]
@@ -224,7 +240,8 @@ def test_least_privilege_per_service(terraform_hcl):
     assert "aws_ses_email_identity.sender.arn" in consumers["SendMailAsSender"]
     assert "ses" not in " ".join(shop) + " ".join(factory)
     for document in ("shop", "factory", "consumers"):
-        (kms,) = [s for s in statements(documents[document]) if s["sid"] == "UseKeyForTopicsAndSecret"]
+        (kms,) = [s for s in statements(documents[document])
+                  if s["sid"] == "UseKeyForTopicsAndSecret"]
         assert kms["resources"] == ["${aws_kms_key.main.arn}"]
         assert kms["condition"][0]["variable"] == "kms:ViaService"
 
@@ -246,7 +263,8 @@ def test_no_literal_passwords(terraform_hcl):
         assert "password" not in body, f"{file_name}: aws_db_instance.{name} sets a password"
         assert body["manage_master_user_password"] is True
     for path in tf_files():
-        assert not re.search(r"(?<![\w])password\s*=", path.read_text()), f"{path.name} sets a password"
+        assert not re.search(r"(?<![\w])password\s*=", path.read_text()), (
+            f"{path.name} sets a password")
     for name in single_label_blocks(terraform_hcl, "variable"):
         assert "password" not in name and "secret" not in name, f"variable {name}"
 
@@ -259,26 +277,30 @@ def test_databases_are_private_encrypted_mysql8_and_safe_in_prod(terraform_hcl):
     assert db["publicly_accessible"] is False
     assert db["deletion_protection"] == "${local.is_prod}"
     assert db["multi_az"] == "${local.is_prod}"
-    match = re.fullmatch(r"\$\{local\.is_prod \? var\.db_backup_retention_days : (\d+)\}", db["backup_retention_period"])
+    match = re.fullmatch(r"\$\{local\.is_prod \? var\.db_backup_retention_days : (\d+)\}",
+                         db["backup_retention_period"])
     assert match and int(match.group(1)) > 0
     assert db["db_subnet_group_name"] == "${aws_db_subnet_group.main.name}"
     assert db["vpc_security_group_ids"] == ["${aws_security_group.db.id}"]
     variables = single_label_blocks(terraform_hcl, "variable")
     assert variables["db_engine_version"]["default"] == "8.0"
-    assert "var.db_backup_retention_days >= 1" in variables["db_backup_retention_days"]["validation"][0]["condition"]
+    retention = variables["db_backup_retention_days"]["validation"][0]["condition"]
+    assert "var.db_backup_retention_days >= 1" in retention
     locals_ = {k: v for entry in terraform_hcl["databases.tf"]["locals"] for k, v in entry.items()}
     assert set(locals_["databases"]) == {"shop", "factory"}
     # TLS required by default; the functions' URLs name the packaged CA bundle (tests/deploy).
     assert variables["db_require_tls"]["default"] is True
     assert db["parameter_group_name"] == "${aws_db_parameter_group.mysql.name}"
-    (group,) = [body for _, _, _, body in blocks(terraform_hcl, "resource", "aws_db_parameter_group")]
+    (group,) = [body for _, _, _, body
+                in blocks(terraform_hcl, "resource", "aws_db_parameter_group")]
     assert {"name": "require_secure_transport",
             "value": '${var.db_require_tls ? "1" : "0"}'} in group["parameter"]
 
 
 def test_environment_is_validated(terraform_hcl):
     variables = single_label_blocks(terraform_hcl, "variable")
-    assert 'contains(["dev", "prod"], var.environment)' in variables["environment"]["validation"][0]["condition"]
+    environment = variables["environment"]["validation"][0]["condition"]
+    assert 'contains(["dev", "prod"], var.environment)' in environment
     for name in ("region", "name_prefix", "ses_sender_email", "alarm_email", "db_instance_class"):
         assert "validation" in variables[name], name
 
@@ -315,7 +337,8 @@ def test_topics_are_encrypted_and_subscriptions_are_raw(terraform_hcl):
 
 
 def test_every_dlq_has_a_depth_alarm(terraform_hcl):
-    (alarm,) = [body for _, _, _, body in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")]
+    (alarm,) = [body for _, _, _, body
+                in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")]
     assert alarm["for_each"] == "${local.queues}"
     assert alarm["metric_name"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["namespace"] == "AWS/SQS"
@@ -330,7 +353,8 @@ def test_outputs_cover_what_zappa_needs(terraform_hcl):
     outputs = set(single_label_blocks(terraform_hcl, "output"))
     assert {"account_id", "region", "name_prefix", "private_subnet_ids", "lambda_security_group_id",
             "role_names", "role_arns", "topic_arns", "queue_arns", "queue_urls", "dlq_arns",
-            "database_hosts", "database_secret_arns", "database_urls", "zappa_environment"} <= outputs
+            "database_hosts", "database_secret_arns", "database_urls",
+            "zappa_environment"} <= outputs
 
 
 def test_zappa_environment_uses_only_the_config_variable_names(terraform_hcl):
@@ -344,7 +368,8 @@ def test_zappa_environment_uses_only_the_config_variable_names(terraform_hcl):
     assert names <= set(config.ENV_VARS), names - set(config.ENV_VARS)
     assert "AWS_REGION" not in names, "Lambda reserves AWS_REGION"
     assert "ADMIN_TOKEN" not in names, "a secret is never a Terraform output"
-    assert "SHOP_DATABASE_SECRET_ARN" in zappa["shop"] and "FACTORY_DATABASE_SECRET_ARN" in zappa["factory"]
+    assert "SHOP_DATABASE_SECRET_ARN" in zappa["shop"]
+    assert "FACTORY_DATABASE_SECRET_ARN" in zappa["factory"]
     assert "FACTORY_DATABASE" not in zappa["shop"] and "SHOP_DATABASE" not in zappa["factory"]
 
 
@@ -352,4 +377,5 @@ def test_every_checkov_skip_gives_a_reason():
     for path in tf_files():
         for line in path.read_text().splitlines():
             if "checkov:skip" in line:
-                assert re.search(r"#checkov:skip=CKV2?_AWS_\d+:\S.{20,}", line), f"{path.name}: {line.strip()}"
+                assert re.search(r"#checkov:skip=CKV2?_AWS_\d+:\S.{20,}", line), (
+                    f"{path.name}: {line.strip()}")

@@ -1,4 +1,5 @@
-"""terraform/topology.json is the topology module's output; Terraform names every topic and queue from it."""
+"""terraform/topology.json is the topology module's output; Terraform names every topic and queue
+from it."""
 from __future__ import annotations
 
 import json
@@ -17,7 +18,8 @@ def committed() -> dict:
 
 def test_topology_json_is_what_the_topology_module_produces():
     expected = topology.as_dict(PLACEHOLDER)
-    assert committed() == expected, f"terraform/topology.json is stale; regenerate it with:\n  {REGENERATE}"
+    assert committed() == expected, (
+        f"terraform/topology.json is stale; regenerate it with:\n  {REGENERATE}")
     text = (TERRAFORM_DIR / "topology.json").read_text()
     assert text == json.dumps(expected, indent=2) + "\n", f"reformat it with:\n  {REGENERATE}"
 
@@ -42,10 +44,12 @@ def test_terraform_naming_rule_gives_the_modules_physical_names():
 def test_main_tf_derives_names_from_topology_json(terraform_hcl):
     locals_ = {k: v for entry in terraform_hcl["main.tf"]["locals"] for k, v in entry.items()}
     assert 'jsondecode(file("${path.module}/topology.json"))' in locals_["topology"]
-    assert "${local.name_prefix}-${trimprefix(topic.name, local.topology_placeholder)}" in locals_["topics"]
-    assert "${local.name_prefix}-${trimprefix(queue.name, local.topology_placeholder)}" in locals_["queues"]
-    assert "${local.name_prefix}-${trimprefix(queue.dlq_name, local.topology_placeholder)}" in locals_["queues"]
-    for attribute in ("max_receive_count", "visibility_timeout", "batch_size", "batch_window", "topics"):
+    physical = "${local.name_prefix}-${trimprefix(%s, local.topology_placeholder)}"
+    assert physical % "topic.name" in locals_["topics"]
+    assert physical % "queue.name" in locals_["queues"]
+    assert physical % "queue.dlq_name" in locals_["queues"]
+    for attribute in ("max_receive_count", "visibility_timeout", "batch_size", "batch_window",
+                      "topics"):
         assert f"queue.{attribute}" in locals_["queues"], attribute
     assert "local.topology.dlq_retention_seconds" in locals_["dlq_retention_seconds"]
     assert "local.topology.queue_retention_seconds" in locals_["queue_retention_seconds"]
@@ -57,8 +61,10 @@ def test_every_topology_topic_and_queue_is_created_from_the_topology(terraform_h
     assert resources[("aws_sns_topic", "event")]["for_each"] == "${local.topics}"
     assert resources[("aws_sqs_queue", "queue")]["for_each"] == "${local.queues}"
     assert resources[("aws_sqs_queue", "dlq")]["for_each"] == "${local.queues}"
-    assert resources[("aws_sns_topic_subscription", "queue")]["for_each"] == "${local.subscriptions}"
-    assert resources[("aws_cloudwatch_metric_alarm", "dlq_not_empty")]["for_each"] == "${local.queues}"
+    subscriptions = resources[("aws_sns_topic_subscription", "queue")]
+    assert subscriptions["for_each"] == "${local.subscriptions}"
+    dlq_alarms = resources[("aws_cloudwatch_metric_alarm", "dlq_not_empty")]
+    assert dlq_alarms["for_each"] == "${local.queues}"
     assert resources[("aws_sqs_queue", "queue")]["name"] == "${each.value.name}"
     assert resources[("aws_sqs_queue", "dlq")]["name"] == "${each.value.dlq_name}"
     assert resources[("aws_sns_topic", "event")]["name"] == "${each.value.name}"
@@ -83,14 +89,16 @@ def test_iam_service_map_names_only_topology_keys_and_covers_every_queue(terrafo
             assert set(sends) <= queues, name
         else:
             assert re.fullmatch(r"\$\{keys\(local\.queues\)\}", sends), sends
-    assert sorted(consumed) == sorted(queues), "every topology queue is consumed by exactly one service"
+    assert sorted(consumed) == sorted(queues), (
+        "every topology queue is consumed by exactly one service")
 
 
 def test_iam_services_match_the_design(terraform_hcl):
     services = iam_services(terraform_hcl)
     assert services["shop"]["publishes"] == ["replenishment_requested", "stock_events"]
     # the shop consumes nothing; it sends to every source queue only to redrive dead letters
-    assert services["shop"]["consumes"] == [] and services["shop"]["sends_to"] == "${keys(local.queues)}"
+    assert services["shop"]["consumes"] == []
+    assert services["shop"]["sends_to"] == "${keys(local.queues)}"
     assert services["factory"]["publishes"] == ["production_completed"]
     assert services["factory"]["consumes"] == ["production"] == services["factory"]["sends_to"]
     assert services["consumers"]["publishes"] == ["stock_events"]

@@ -15,16 +15,15 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from consumers import runtime
-from inventory_core.service_layer import shop_service
-from inventory_core.config import Settings
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.messaging import Messaging, ensure_topology
 from inventory_core.adapters.models.factory import FactoryOutbox, ProductionOrder
 from inventory_core.adapters.models.shop import ShopOutbox
-from inventory_core.topology import TOPOLOGY
+from inventory_core.config import Settings
+from inventory_core.service_layer import shop_service
 from inventory_core.service_layer.unit_of_work import UnitOfWork
+from inventory_core.topology import TOPOLOGY
 from local_stack.poller import QueuePoller
-from tests.conftest import free_port
 
 VISIBILITY_TIMEOUT = 1
 
@@ -40,7 +39,7 @@ class ServerThread:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = None
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         if self._server is None:  # started again after stop(): on the same port
             self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
@@ -143,7 +142,8 @@ class Stack:
         with self.factory_sessions()() as session:
             query = select(func.count()).select_from(ProductionOrder)
             if replenishment_order_id is not None:
-                query = query.where(ProductionOrder.replenishment_order_id == replenishment_order_id)
+                query = query.where(
+                    ProductionOrder.replenishment_order_id == replenishment_order_id)
             return session.scalar(query)
 
     def pending_outbox(self, database: str) -> int:

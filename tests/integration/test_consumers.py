@@ -10,8 +10,8 @@ import pytest
 from flask import Flask, jsonify, request
 
 from consumers import delivery, factory_client, order, runtime
-from inventory_core.service_layer import shop_service
 from inventory_core.domain.events import new_event
+from inventory_core.service_layer import shop_service
 from tests.integration.conftest import ServerThread, wait_for
 
 
@@ -88,7 +88,8 @@ def test_order_consumer_sends_a_4xx_to_the_dlq_at_once(stack, scripted):
     [dead] = wait_for(lambda: stack.messaging.receive(
         stack.messaging.queue_url_of("order", dead_letter=True)), timeout=5, message="DLQ")
     assert dead["Body"] == message["Body"]
-    assert dead["MessageAttributes"]["failure_reason"]["StringValue"].startswith("factory answered 404")
+    reason = dead["MessageAttributes"]["failure_reason"]["StringValue"]
+    assert reason.startswith("factory answered 404")
 
 
 def test_order_consumer_leaves_the_batch_to_redelivery_when_the_factory_is_down(stack, scripted):
@@ -165,7 +166,8 @@ def test_poller_treats_an_unknown_item_identifier_as_all_failed(stack):
     stats = stack.poller("delivery", answer_nonsense).poll_once()
     assert (stats.received, stats.deleted, stats.failed) == (1, 0, 1)
     [record] = seen[0]["Records"]
-    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith("delivery-queue")
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"].endswith("delivery-queue")
     assert record["messageAttributes"]["type"] == {"stringValue": "x.y", "stringListValues": [],
                                                    "binaryListValues": [], "dataType": "String"}
     assert record["attributes"]["ApproximateReceiveCount"] == "1"

@@ -7,9 +7,9 @@ import json
 import time
 
 from consumers import dead_letter
-from inventory_core.service_layer import dead_letters, shop_service
-from inventory_core.domain.events import new_event
 from inventory_core.adapters.models.shop import Item
+from inventory_core.domain.events import new_event
+from inventory_core.service_layer import dead_letters, shop_service
 from inventory_core.topology import TOPOLOGY
 from tests.integration.conftest import wait_for
 
@@ -118,11 +118,13 @@ def test_permanent_poison_is_dead_lettered_at_once(stack):
                          timeout=5, message="the redriven message on the source queue")
     assert message["Body"] == "{not json"
     assert set(message.get("MessageAttributes", {})) == {"type"}
-    assert dead_letters.get_dead_letter(stack.shop_uow(), row["dead_letter_id"])["status"] == "redriven"
+    redriven = dead_letters.get_dead_letter(stack.shop_uow(), row["dead_letter_id"])
+    assert redriven["status"] == "redriven"
 
 
 def test_dead_letter_consumer_is_idempotent_and_takes_any_body(stack):
-    arn = f"arn:aws:sqs:{stack.settings.aws_region}:123456789012:{stack.settings.name_prefix}-order-queue-dlq"
+    arn = (f"arn:aws:sqs:{stack.settings.aws_region}:123456789012:"
+           f"{stack.settings.name_prefix}-order-queue-dlq")
     record = {"messageId": "m-1", "receiptHandle": "r", "body": "\x00garbage\udcff"[:8],
               "attributes": {"ApproximateReceiveCount": "9"}, "messageAttributes": {},
               "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "x"}
@@ -141,6 +143,7 @@ def test_dead_letter_consumer_is_idempotent_and_takes_any_body(stack):
 def test_admin_dead_letter_routes_need_the_token(stack):
     import requests
     assert requests.get(f"{stack.shop.url}/admin/dead-letters", timeout=5).status_code == 401
-    assert requests.post(f"{stack.shop.url}/admin/dead-letters/redrive", timeout=5).status_code == 401
+    redrive = requests.post(f"{stack.shop.url}/admin/dead-letters/redrive", timeout=5)
+    assert redrive.status_code == 401
     answer = stack.admin("POST", "/dead-letters/redrive", json={})
     assert answer.status_code == 200 and answer.json() == {"redriven": 0, "dead_letters": []}

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from factory_api import create_app
-from inventory_core.service_layer import factory_service
-from inventory_core.config import Settings
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.factory import FactoryOutbox, ProductionLog, ProductionOrder
+from inventory_core.config import Settings
+from inventory_core.service_layer import factory_service
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 from tests.signing import WRITER, SignedClient
 
@@ -143,7 +143,8 @@ def test_an_early_due_message_is_delayed_again_for_the_remaining_time(factory_ur
     assert factory_service.get_production_order(uow_on(factory_url), order_id)["status"] == (
         "in_production")
     assert outbox_rows(factory_url, "production.completed") == []
-    assert factory_service.complete_production(uow_on(factory_url), order_id, now=due) == "completed"
+    completed = factory_service.complete_production(uow_on(factory_url), order_id, now=due)
+    assert completed == "completed"
     assert len(outbox_rows(factory_url, "production.completed")) == 1
 
 
@@ -221,7 +222,8 @@ def test_get_log_masks_the_requester_for_anyone_but_an_operator(client, headers)
     assert list(json.loads(response.get_data(as_text=True))[0]) == list(SEED_LOG)
 
 
-@pytest.mark.parametrize("headers,requester", [({}, "j***"), ({"Authorization": "Bearer no"}, "j***"),
+@pytest.mark.parametrize("headers,requester", [({}, "j***"),
+                                               ({"Authorization": "Bearer no"}, "j***"),
                                                (ADMIN, "jeonghun")],
                          ids=["anonymous", "wrong-token", "operator"])
 def test_production_orders_show_the_requester_to_operators_only(client, headers, requester):

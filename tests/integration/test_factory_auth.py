@@ -4,7 +4,7 @@ or API Gateway let the writer role's session through (on AWS). Reads stay open."
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.credentials import ReadOnlyCredentials
@@ -87,7 +87,7 @@ def test_the_writers_own_signature_ten_minutes_old_is_refused(app, factory_url, 
     """A captured request of the real writer, replayed later: its date gives it away."""
     import botocore.auth
 
-    then = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=10)
+    then = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=10)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: then)
     body = json.dumps(LOG).encode()
     headers = signed_headers("POST", "http://localhost/log", body)

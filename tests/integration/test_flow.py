@@ -31,7 +31,8 @@ def test_failed_purchase_is_replenished_through_the_queues(stack):
     assert shop_service.ledger_balance(stack.shop_uow(), 2) == item["quantity"]
     logs = requests.get(f"{stack.factory.url}/log", timeout=10, headers={
         "Authorization": f"Bearer {stack.settings.admin_token}"}).json()  # names in full
-    produced = [log for log in logs if log["item_name"] == "Item2" and log["requester"] == "jeonghun"]
+    produced = [log for log in logs
+                if log["item_name"] == "Item2" and log["requester"] == "jeonghun"]
     assert [log["quantity"] for log in produced] == [order["quantity"]]
     # The seed's system test: once production is done, the same purchase succeeds.
     assert stack.buy("Item2", 5, "jeonghun").startswith("구매 완료! 남은 재고: ")
@@ -66,9 +67,10 @@ def duplicating(function, stack, queue_key: str):
 
 
 def test_every_message_delivered_twice_restocks_once(stack):
-    from consumers import delivery, order, production
+    from consumers import delivery, production
+    from consumers import order as order_consumer
     stack.start(*CONSUMERS, functions={
-        "order": duplicating(order.handler, stack, "order"),
+        "order": duplicating(order_consumer.handler, stack, "order"),
         "production": duplicating(production.handler, stack, "production"),
         "delivery": duplicating(delivery.handler, stack, "delivery")})
     for item, quantity in (("Item1", 3), ("Item2", 5)):

@@ -4,8 +4,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from inventory_core.service_layer import shop_service
 from inventory_core.adapters.db import session_factory
+from inventory_core.service_layer import shop_service
 from tests.helpers import shop_uow
 
 

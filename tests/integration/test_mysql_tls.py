@@ -16,15 +16,16 @@ from sqlalchemy import create_engine, text
 
 from deploy import rds_ca
 from inventory_core.adapters import db, migrate
-from inventory_core.service_layer import shop_service
 from inventory_core.config import Settings
 from inventory_core.databases import SHOP
+from inventory_core.service_layer import shop_service
 from tests.conftest import free_port
 from tests.tls_certs import make_authority, write_server_files
 
 
 def _binary(name: str) -> str:
-    found = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    sbin = f"/usr/sbin/{name}"
+    found = shutil.which(name) or (sbin if os.path.exists(sbin) else None)
     if not found:
         message = f"{name} is not installed: no private TLS MariaDB server"
         if os.environ.get("REQUIRE_MYSQL") == "1":
@@ -67,23 +68,23 @@ def tls_server(tmp_path_factory):
                     "--auth-root-authentication-method=normal", "--skip-test-db"],
                    check=True, capture_output=True, timeout=120)
     server = TlsServer(folder, free_port(), ca_pem)
-    log = open(folder / "server.log", "wb")
-    process = subprocess.Popen(
-        [server_binary, "--no-defaults", f"--datadir={folder / 'data'}", *as_root,
-         f"--port={server.port}", "--bind-address=127.0.0.1", f"--socket={server.socket}",
-         f"--pid-file={folder / 'mysqld.pid'}", "--skip-log-bin", "--skip-name-resolve",
-         f"--ssl-ca={ca_pem}", f"--ssl-cert={cert}", f"--ssl-key={key}",
-         "--require-secure-transport=ON"],
-        stdout=log, stderr=subprocess.STDOUT)
+    with open(folder / "server.log", "wb") as log:  # the server keeps its own descriptor
+        process = subprocess.Popen(
+            [server_binary, "--no-defaults", f"--datadir={folder / 'data'}", *as_root,
+             f"--port={server.port}", "--bind-address=127.0.0.1", f"--socket={server.socket}",
+             f"--pid-file={folder / 'mysqld.pid'}", "--skip-log-bin", "--skip-name-resolve",
+             f"--ssl-ca={ca_pem}", f"--ssl-cert={cert}", f"--ssl-key={key}",
+             "--require-secure-transport=ON"],
+            stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
                 server.admin("SELECT 1")
                 break
-            except pymysql.MySQLError:
+            except pymysql.MySQLError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((folder / "server.log").read_text()[-2000:])
+                    raise RuntimeError((folder / "server.log").read_text()[-2000:]) from exc
                 time.sleep(0.2)
         yield server
     finally:
@@ -109,7 +110,8 @@ def test_the_shop_migrates_and_sells_over_verified_tls(tls_server):
                                     quantity=1, requester="tls-test")
     assert outcome.completed and outcome.remaining == 2
     with db.get_engine(url).connect() as connection:
-        assert connection.execute(text("SELECT quantity FROM items WHERE item_id = 3")).scalar() == 2
+        quantity = text("SELECT quantity FROM items WHERE item_id = 3")
+        assert connection.execute(quantity).scalar() == 2
 
 
 def test_deploy_settings_urls_name_the_bundle_where_the_package_holds_it():
@@ -140,7 +142,8 @@ def test_a_server_certificate_of_another_authority_is_refused(tls_server, tmp_pa
 
 def test_a_certificate_for_another_host_name_is_refused(tls_server):
     _connect(tls_server.url(host="localhost"))  # the name in the certificate: accepted
-    with pytest.raises(Exception, match="IP address mismatch|doesn't match|CERTIFICATE_VERIFY_FAILED"):
+    refused = r"IP address mismatch|doesn't match|CERTIFICATE_VERIFY_FAILED"
+    with pytest.raises(Exception, match=refused):
         _connect(tls_server.url(host="127.0.0.1"))  # same server, a name the certificate lacks
 
 
@@ -151,7 +154,6 @@ def test_the_server_refuses_the_same_client_unencrypted(tls_server):
     engine = create_engine(f"mysql+pymysql://root@localhost:{tls_server.port}/mysql",
                            connect_args={"ssl_disabled": True})
     # MariaDB 10.11 answers "Access denied"; MySQL 8.0 (RDS) "insecure transport are prohibited".
-    with pytest.raises(Exception, match="Access denied|insecure transport"):
-        with engine.connect():
-            pass
+    with pytest.raises(Exception, match=r"Access denied|insecure transport"), engine.connect():
+        pass
     engine.dispose()

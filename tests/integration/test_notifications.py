@@ -13,18 +13,21 @@ import requests
 from sqlalchemy import create_engine, select, text
 
 from consumers import notify, runtime
-from inventory_core.service_layer import dashboard, notifications, shop_service
 from inventory_core.adapters.db import session_factory
-from inventory_core.domain.events import new_event, parse_event
 from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensure_topology
 from inventory_core.adapters.migrate import upgrade
-from inventory_core.adapters.models.shop import Advertisement, EmailLog, ShopOutbox, ShopProcessedEvent
+from inventory_core.adapters.models.shop import (
+    Advertisement,
+    EmailLog,
+    ShopOutbox,
+    ShopProcessedEvent,
+)
+from inventory_core.domain.events import new_event, parse_event
+from inventory_core.service_layer import dashboard, notifications, shop_service
 from local_stack.poller import QueuePoller
 from shop_api import create_app
 from tests.conftest import new_database_url
 from tests.helpers import shop_uow, sign_in
-
-
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -46,7 +49,8 @@ def email_rows(url: str) -> list[EmailLog]:
 
 def outbox_bodies(url: str, event_type: str) -> list[str]:
     with session_factory(url)() as session:
-        return list(session.scalars(select(ShopOutbox.body).where(ShopOutbox.event_type == event_type)
+        return list(session.scalars(select(ShopOutbox.body)
+                                    .where(ShopOutbox.event_type == event_type)
                                     .order_by(ShopOutbox.outbox_id)))
 
 
@@ -201,7 +205,7 @@ def test_an_ses_failure_keeps_the_email_pending_and_a_later_delivery_sends_it_on
 
 
 def test_an_unknown_event_type_is_dead_lettered_at_once(deployment):
-    settings, urls = deployment
+    settings, _ = deployment
     event = {"event_id": str(uuid.uuid4()), "type": "production.completed", "version": 1,
              "occurred_at": "2026-11-21T00:00:00+00:00", "payload": {
                  "production_order_id": 1, "replenishment_order_id": 1, "factory_id": 1,
@@ -238,7 +242,8 @@ def test_a_stale_depletion_never_pauses_a_restocked_ad(shop_url):
     assert notifications.handle_event(uow, mailer, "s@example.com", depleted).ad_change == "paused"
     shop_service.adjust_stock(uow, 1, 4, "found")
     [restocked] = [e for e in _events(shop_url, "stock.restocked") if e.payload["item_id"] == 1]
-    assert notifications.handle_event(uow, mailer, "s@example.com", restocked).ad_change == "resumed"
+    handled = notifications.handle_event(uow, mailer, "s@example.com", restocked)
+    assert handled.ad_change == "resumed"
     assert ad_status(shop_url, 1) == "active"
     assert mailer.sent == [("ads@example.com", "[Ad paused] Item1 is out of stock"),
                            ("ads@example.com", "[Ad resumed] Item1 is back in stock")]
@@ -302,7 +307,8 @@ def test_a_sender_that_died_mid_send_is_taken_over_after_its_lease(shop_url, mon
     shop_service.adjust_stock(shop_uow(shop_url), 1, -1, "count")
     [event] = _events(shop_url, "stock.depleted")
     with pytest.raises(notifications.EmailNotSent):
-        notifications.handle_event(shop_uow(shop_url), FakeMailer(fail=True), "s@example.com", event)
+        notifications.handle_event(shop_uow(shop_url), FakeMailer(fail=True), "s@example.com",
+                                   event)
     # Simulate a crash right after claiming: the row is `sending` with a lease that runs out.
     monkeypatch.setattr(notifications, "CLAIM_SECONDS", -1)
     assert notifications._claim(shop_uow(shop_url), email_rows(shop_url)[0].email_id) is not None
@@ -381,7 +387,8 @@ def test_the_dashboard_shows_stock_orders_paused_ads_and_emails_and_nothing_secr
     client = app.test_client()
     sign_in(client, "secret-admin-token-123")
     page = client.get("/dashboard")
-    assert page.status_code == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     html = page.get_data(as_text=True)
     assert 'data-item="Item1" data-quantity="0"' in html and "ad paused" in html
     assert "[Ad paused] Item1 is out of stock" in html
@@ -413,9 +420,11 @@ def test_the_migration_gives_an_already_seeded_database_its_ads_and_managers(bac
                                      "ORDER BY item_id")).all() == [
                 (1, "active", "ads@example.com"), (2, "active", "ads@example.com"),
                 (3, "active", "ads@example.com")]
-            assert conn.execute(text("SELECT manager_email FROM factories ORDER BY factory_id")
-                                ).scalars().all() == ["factory1@example.com", "factory2@example.com"]
+            emails = text("SELECT manager_email FROM factories ORDER BY factory_id")
+            assert conn.execute(emails).scalars().all() == ["factory1@example.com",
+                                                            "factory2@example.com"]
         from alembic import command
+
         from inventory_core.adapters.migrate import alembic_config
         with engine.begin() as conn:  # and it downgrades cleanly
             config = alembic_config("shop", url)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from consumers import outbox_sweep
 from inventory_core.adapters import outbox
 from inventory_core.adapters.db import session_factory
-from inventory_core.domain.events import new_event
 from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import ShopOutbox
+from inventory_core.domain.events import new_event
 from inventory_core.topology import TOPOLOGY
 from tests.helpers import shop_uow
 

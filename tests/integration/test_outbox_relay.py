@@ -7,10 +7,10 @@ import time
 import pytest
 
 from consumers import outbox_sweep, runtime
-from inventory_core.service_layer import shop_service
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.adapters.models.factory import FactoryOutbox
+from inventory_core.service_layer import shop_service
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 from tests.integration.conftest import wait_for
 
@@ -60,8 +60,11 @@ def test_sweep_publishes_what_a_broker_outage_left_behind(stack, monkeypatch):
     factory_broker.down = False
     swept = outbox_sweep.factory_handler({}, None)
     assert swept["published"] == 3 and swept["failed"] == 0
-    orders = wait_for(lambda: (lambda os: len(os) == 3 and all(o["status"] == "fulfilled" for o in os)
-                               and os)(stack.replenishments()), message="all fulfilled")
+    def all_three_fulfilled():
+        orders = stack.replenishments()
+        return len(orders) == 3 and all(o["status"] == "fulfilled" for o in orders) and orders
+
+    orders = wait_for(all_three_fulfilled, message="all fulfilled")
     for order in orders:  # none lost, none applied twice
         item = shop_service.get_item(stack.shop_uow(), order["item_id"])
         assert shop_service.ledger_balance(stack.shop_uow(), order["item_id"]) == item["quantity"]

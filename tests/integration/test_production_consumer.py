@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from consumers import production, runtime
-from inventory_core.service_layer import factory_service
 from inventory_core.adapters.db import session_factory
-from inventory_core.domain.events import new_event, parse_event
 from inventory_core.adapters.messaging import Messaging, ensure_topology
 from inventory_core.adapters.models.factory import FactoryOutbox
+from inventory_core.domain.events import new_event, parse_event
+from inventory_core.service_layer import factory_service
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 ORDER = dict(replenishment_order_id=77, factory_id=1, item_id=1, item_name="Item1", quantity=4,
@@ -36,7 +36,8 @@ def deployment(settings, monkeypatch):
 
 
 def sqs_record(settings, body: str, message_id: str | None = None) -> dict:
-    return {"messageId": message_id or str(uuid.uuid4()), "receiptHandle": "handle-" + uuid.uuid4().hex,
+    return {"messageId": message_id or str(uuid.uuid4()),
+            "receiptHandle": "handle-" + uuid.uuid4().hex,
             "body": body, "attributes": {"ApproximateReceiveCount": "1"},
             "messageAttributes": {"type": {"stringValue": "production.due", "dataType": "String"}},
             "eventSourceARN": f"arn:aws:sqs:ap-northeast-2:123456789012:"
@@ -124,7 +125,8 @@ def test_a_database_failure_is_reported_for_redelivery(settings, deployment, mon
     runtime.reset()
     due = new_event("production.due", {"production_order_id": 1})
     event = {"Records": [sqs_record(settings, due.to_json(), "retry-me")]}
-    assert production.handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "retry-me"}]}
+    failed = {"batchItemFailures": [{"itemIdentifier": "retry-me"}]}
+    assert production.handler(event, None) == failed
     sqs = Messaging(settings).client("sqs")
     assert receive_all(sqs, Messaging(settings).queue_url_of("production", dead_letter=True),
                        wait=0) == []

@@ -6,10 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from inventory_core.service_layer import shop_service
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.shop import ReplenishmentOrder
+from inventory_core.service_layer import shop_service
 from tests.helpers import checked_out_connections, outbox_types, shop_state, shop_uow
 
 
@@ -30,13 +31,14 @@ def test_shortage_sells_nothing_and_opens_one_sized_replenishment(shop_url):
     result = shop_service.purchase(shop_uow(shop_url), "Item2", 5, "jeonghun")
     assert not result.completed and result.remaining == 2
     order = result.replenishment
-    assert order["quantity"] == 8 and order["status"] == "requested" and order["trigger"] == "shortage"
+    assert (order["quantity"], order["status"], order["trigger"]) == (8, "requested", "shortage")
     assert shop_state(shop_url)["stock"]["Item2"] == 2
     assert outbox_types(shop_url) == ["replenishment.requested"]
 
 
 def test_twenty_failed_purchases_open_exactly_one_replenishment(shop_url):
-    results = [shop_service.purchase(shop_uow(shop_url), "Item2", 5, f"buyer{i}") for i in range(20)]
+    results = [shop_service.purchase(shop_uow(shop_url), "Item2", 5, f"buyer{i}")
+               for i in range(20)]
     assert {r.replenishment["replenishment_order_id"] for r in results} == {1}
     state = shop_state(shop_url)
     assert state["replenishments"] == 1 and state["purchases"] == 20
@@ -46,15 +48,17 @@ def test_twenty_failed_purchases_open_exactly_one_replenishment(shop_url):
 def test_selling_out_emits_depleted_and_reorders_at_the_reorder_point(shop_url):
     result = shop_service.purchase(shop_uow(shop_url), "Item1", 1, "bob")
     assert result.completed and result.remaining == 0
-    assert result.replenishment["trigger"] == "reorder_point" and result.replenishment["quantity"] == 10
+    order = result.replenishment
+    assert order["trigger"] == "reorder_point" and order["quantity"] == 10
     assert outbox_types(shop_url) == ["stock.depleted", "replenishment.requested"]
 
 
 def test_receive_stock_applies_once_per_event_and_closes_the_order(shop_url):
     order = shop_service.purchase(shop_uow(shop_url), "Item2", 5, "jeonghun").replenishment
     event_id = str(uuid.uuid4())
-    first = shop_service.receive_stock(shop_uow(shop_url), event_id, 2, 8, order["replenishment_order_id"])
-    again = shop_service.receive_stock(shop_uow(shop_url), event_id, 2, 8, order["replenishment_order_id"])
+    order_id = order["replenishment_order_id"]
+    first = shop_service.receive_stock(shop_uow(shop_url), event_id, 2, 8, order_id)
+    again = shop_service.receive_stock(shop_uow(shop_url), event_id, 2, 8, order_id)
     assert first.applied and first.quantity == 10
     assert not again.applied
     assert shop_state(shop_url)["stock"]["Item2"] == 10
@@ -80,12 +84,8 @@ def test_database_refuses_a_second_open_order_for_an_item(shop_url):
     with session_factory(shop_url)() as session:
         session.add(ReplenishmentOrder(item_id=2, open_item_id=2, quantity=1, status="requested",
                                        trigger="shortage", requester="x"))
-        try:
+        with pytest.raises(IntegrityError):  # SQLAlchemy's, whatever the driver calls it
             session.commit()
-            raised = False
-        except Exception:  # IntegrityError, whatever the driver calls it
-            raised = True
-    assert raised
 
 
 # The concurrency tests run on MySQL only: SQLite's BEGIN IMMEDIATE serialises every writer, so

@@ -17,7 +17,8 @@ def client(shop_url):
 
 
 def buy(client, name="Item2", quantity=5, requester="jeonghun"):
-    return client.post("/item", json={"item_name": name, "quantity": quantity, "requester": requester})
+    return client.post("/item",
+                       json={"item_name": name, "quantity": quantity, "requester": requester})
 
 
 def test_seed_list_is_byte_for_byte_the_seeds(client):
@@ -28,7 +29,8 @@ def test_seed_list_is_byte_for_byte_the_seeds(client):
         {"item_id": 2, "name": "Item2", "price": 20000, "quantity": 2, "factory_id": 2},
         {"item_id": 3, "name": "Item3", "price": 30000, "quantity": 3, "factory_id": 1},
     ]
-    assert response.data.startswith(b'[{"item_id":1,"name":"Item1","price":10000,"quantity":1,"factory_id":1}')
+    assert response.data.startswith(
+        b'[{"item_id":1,"name":"Item1","price":10000,"quantity":1,"factory_id":1}')
 
 
 def test_seed_purchase_messages(client):
@@ -45,15 +47,19 @@ def test_seed_purchase_messages(client):
 def test_rest_purchase_created_and_conflict(client):
     created = client.post("/purchases", json={"item_id": 3, "quantity": 1, "requester": "a"})
     assert created.status_code == 201
-    assert created.get_json()["remaining"] == 2 and created.get_json()["replenishment_order"] is None
-    conflict = client.post("/purchases", json={"item_name": "Item2", "quantity": 5, "requester": "a"})
+    assert created.get_json()["remaining"] == 2
+    assert created.get_json()["replenishment_order"] is None
+    conflict = client.post("/purchases",
+                           json={"item_name": "Item2", "quantity": 5, "requester": "a"})
     assert conflict.status_code == 409
     body = conflict.get_json()
     assert body["requested"] == 5 and body["available"] == 2
     order_id = body["replenishment_order"]["replenishment_order_id"]
     assert client.get(f"/replenishment-orders/{order_id}").get_json()["status"] == "requested"
-    assert [o["replenishment_order_id"] for o in client.get("/replenishment-orders?status=requested").get_json()] == [order_id]
-    assert client.post("/purchases", json={"item_id": 99, "quantity": 1, "requester": "a"}).status_code == 404
+    requested = client.get("/replenishment-orders?status=requested").get_json()
+    assert [o["replenishment_order_id"] for o in requested] == [order_id]
+    unknown = client.post("/purchases", json={"item_id": 99, "quantity": 1, "requester": "a"})
+    assert unknown.status_code == 404
     assert client.get("/items/99").status_code == 404
     assert client.get("/replenishment-orders/99").status_code == 404
 
@@ -68,7 +74,8 @@ def test_items_show_their_reorder_rule(client):
 def test_admin_adjustment_needs_the_bearer_token(client, shop_url):
     path, body = "/admin/items/1/stock-adjustments", {"delta": 4, "reason": "recount"}
     assert client.post(path, json=body).status_code == 401
-    assert client.post(path, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    wrong = client.post(path, json=body, headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 401
     ok = client.post(path, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and ok.get_json() == {"item_id": 1, "quantity": 5}
     below_zero = client.post(path, json={"delta": -6, "reason": "x"},
@@ -78,7 +85,8 @@ def test_admin_adjustment_needs_the_bearer_token(client, shop_url):
 
 
 def test_admin_routes_are_off_without_a_configured_token(shop_url):
-    app = create_app({"SHOP_DATABASE_URL": shop_url, "ADMIN_TOKEN": "", "PUBLISH_AFTER_COMMIT": False})
+    app = create_app({"SHOP_DATABASE_URL": shop_url, "ADMIN_TOKEN": "",
+                      "PUBLISH_AFTER_COMMIT": False})
     response = app.test_client().post("/admin/items/1/stock-adjustments",
                                       json={"delta": 1, "reason": "x"},
                                       headers={"Authorization": "Bearer "})
@@ -109,7 +117,8 @@ def test_hostile_input_gets_a_4xx_json_error_and_changes_nothing(client, shop_ur
     before = shop_state(shop_url)
     answers = [client.post(path, json=body) for body in HOSTILE_BODIES]
     answers += [client.post(path, data=raw, content_type="application/json") for raw in HOSTILE_RAW]
-    answers.append(client.post(path, data="item_name=Item2", content_type="application/x-www-form-urlencoded"))
+    answers.append(client.post(path, data="item_name=Item2",
+                               content_type="application/x-www-form-urlencoded"))
     for response in answers:
         assert 400 <= response.status_code < 500, response.data
         assert isinstance(response.get_json(), dict) and response.get_json()["message"]
@@ -123,8 +132,8 @@ def test_sql_looking_or_odd_names_are_just_unknown_items(client, shop_url, name)
     before = shop_state(shop_url)
     assert buy(client, name=name, quantity=1).status_code == 400
     expected = 422 if "\x00" in name else 404  # a NUL is refused as text before any lookup
-    assert client.post("/purchases", json={"item_name": name, "quantity": 1,
-                                           "requester": "a"}).status_code == expected
+    unknown = client.post("/purchases", json={"item_name": name, "quantity": 1, "requester": "a"})
+    assert unknown.status_code == expected
     assert shop_state(shop_url) == before
 
 
@@ -135,7 +144,8 @@ def test_unknown_routes_and_methods_answer_json(client):
 
 def test_oversized_body_is_refused(client, shop_url):
     before = shop_state(shop_url)
-    response = client.post("/purchases", data=b"{" + b" " * 100_000 + b"}", content_type="application/json")
+    response = client.post("/purchases", data=b"{" + b" " * 100_000 + b"}",
+                           content_type="application/json")
     assert response.status_code == 413 and response.get_json()["code"] == 413
     assert shop_state(shop_url) == before
 

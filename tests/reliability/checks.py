@@ -7,8 +7,13 @@ from sqlalchemy import func, select
 
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.factory import FactoryOutbox, ProductionOrder
-from inventory_core.adapters.models.shop import (Item, ReplenishmentOrder, ShopOutbox, ShopProcessedEvent,
-                                        StockLedgerEntry)
+from inventory_core.adapters.models.shop import (
+    Item,
+    ReplenishmentOrder,
+    ShopOutbox,
+    ShopProcessedEvent,
+    StockLedgerEntry,
+)
 
 
 def add_items(shop_url: str, count: int, quantity: int = 0) -> list[str]:

@@ -5,20 +5,16 @@ Scale: RELIABILITY_SCALE (default 1.0) multiplies the loads, for a slow machine 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from inventory_core.adapters.migrate import prepare
 from local_stack.gunicorn_runner import Gunicorn
 from tests.conftest import MYSQL_SERVER_URL, new_database_url, require_mysql
+
 # The whole-deployment fixture (apps behind HTTP servers, pollers, moto topology), reused as is.
 from tests.integration.conftest import stack  # noqa: F401
 
@@ -27,7 +23,7 @@ SCALE = float(os.environ.get("RELIABILITY_SCALE", "1") or 1)
 
 
 def scaled(n: int, minimum: int = 1) -> int:
-    return max(minimum, int(round(n * SCALE)))
+    return max(minimum, round(n * SCALE))
 
 
 def pytest_collection_modifyitems(items):

@@ -68,9 +68,10 @@ class Flow:
         self.delivered: list[Message] = []  # every message handed to a consumer, in order
         self.receives: dict[str, int] = {}
 
-    def install(self, monkeypatch) -> "Flow":
+    def install(self, monkeypatch) -> Flow:
         # lru_cache: runtime.reset() clears it like the function it replaces
-        monkeypatch.setattr(runtime, "messaging", functools.lru_cache(maxsize=1)(lambda: self.recorder))
+        monkeypatch.setattr(runtime, "messaging",
+                            functools.lru_cache(maxsize=1)(lambda: self.recorder))
         return self
 
     def relay_outboxes(self) -> list[Message]:

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from sqlalchemy import func, select
 
-from inventory_core.service_layer import shop_service
 from inventory_core.adapters.db import dispose_all, session_factory
 from inventory_core.adapters.messaging import ensure_topology
 from inventory_core.adapters.models.shop import Purchase, ReplenishmentOrder, StockLedgerEntry
+from inventory_core.service_layer import shop_service
 from tests.helpers import shop_state, shop_uow
 from tests.reliability.conftest import scaled, server_connections
 

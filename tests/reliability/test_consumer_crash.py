@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from consumers import delivery, runtime
 from inventory_core.adapters.db import session_factory
-from inventory_core.domain.events import new_event
 from inventory_core.adapters.messaging import Messaging, ensure_topology
 from inventory_core.adapters.models.shop import Item, ShopProcessedEvent, StockLedgerEntry
+from inventory_core.domain.events import new_event
 from local_stack.poller import QueuePoller
 from tests.integration.conftest import wait_for
 from tests.reliability.conftest import ROOT
@@ -28,7 +28,8 @@ VISIBILITY_TIMEOUT = 3
 
 def restocks(url: str) -> tuple[int, int]:
     with session_factory(url)() as session:
-        rows = session.execute(select(func.count(), func.coalesce(func.sum(StockLedgerEntry.delta), 0))
+        total = func.coalesce(func.sum(StockLedgerEntry.delta), 0)
+        rows = session.execute(select(func.count(), total)
                                .where(StockLedgerEntry.reason == "restock")).one()
     return tuple(rows)
 
@@ -91,7 +92,8 @@ def test_a_consumer_killed_mid_batch_has_its_work_completed_once(settings, tmp_p
     assert min(when - first for when, first in came_back) >= VISIBILITY_TIMEOUT - 0.5
     assert messaging.receive(urls["delivery"], 10, 1) == []
 
-    assert restocks(settings.shop_database_url) == (MESSAGES, sum(e.payload["quantity"] for e in events))
+    restocked = sum(e.payload["quantity"] for e in events)
+    assert restocks(settings.shop_database_url) == (MESSAGES, restocked)
     with session_factory(settings.shop_database_url)() as session:
         stock_after = dict(session.execute(select(Item.item_id, Item.quantity)).all())
         processed = session.scalar(select(func.count()).select_from(ShopProcessedEvent))

@@ -5,16 +5,27 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from consumers import runtime
-from inventory_core.service_layer import shop_service
-from inventory_core.config import Settings
 from inventory_core.adapters.db import session_factory
-from inventory_core.adapters.models.factory import FactoryOutbox, FactoryProcessedEvent, ProductionLog, ProductionOrder
-from inventory_core.adapters.models.shop import (Item, Purchase, ReplenishmentOrder, ShopOutbox,
-                                        ShopProcessedEvent, StockLedgerEntry)
+from inventory_core.adapters.models.factory import (
+    FactoryOutbox,
+    FactoryProcessedEvent,
+    ProductionLog,
+    ProductionOrder,
+)
+from inventory_core.adapters.models.shop import (
+    Item,
+    Purchase,
+    ReplenishmentOrder,
+    ShopOutbox,
+    ShopProcessedEvent,
+    StockLedgerEntry,
+)
+from inventory_core.config import Settings
+from inventory_core.service_layer import shop_service
 from tests.helpers import shop_uow
 from tests.integration.conftest import ServerThread
-from tests.signing import WRITER
 from tests.reliability.flow import Flow
+from tests.signing import WRITER
 
 PURCHASES = [("Item2", 5), ("Item1", 1), ("Item3", 5)] + [("Item2", 7)] * 5
 
@@ -28,7 +39,8 @@ def deployment(fresh_database, moto_endpoint, label: str) -> Settings:
 
 def run(settings: Settings, monkeypatch, chaotic_seed: int | None) -> dict:
     from factory_api import create_app
-    factory = ServerThread(create_app({"SETTINGS": settings, "PUBLISH_AFTER_COMMIT": False})).start()
+    factory_app = create_app({"SETTINGS": settings, "PUBLISH_AFTER_COMMIT": False})
+    factory = ServerThread(factory_app).start()
     try:
         settings = settings.but(factory_api_url=factory.url)
         for name, value in {"SHOP_DATABASE_URL": settings.shop_database_url,

@@ -15,7 +15,7 @@ OUTAGE_SECONDS = 6.0
 
 
 def test_orders_wait_out_a_factory_outage_and_are_fulfilled_once(stack):
-    items = ["Item1", "Item2", "Item3"] + add_items(stack.settings.shop_database_url, scaled(7))
+    items = ["Item1", "Item2", "Item3", *add_items(stack.settings.shop_database_url, scaled(7))]
     stack.factory_switch.down = True
     rng = random.Random(3)
     with ThreadPoolExecutor(4) as pool:

@@ -8,10 +8,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from consumers.outbox_sweep import sweep
+from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.adapters.models.factory import FactoryOutbox
 from inventory_core.service_layer.unit_of_work import UnitOfWork
-from inventory_core.adapters.db import session_factory
 from tests.integration.conftest import wait_for
 from tests.reliability.checks import add_items, all_fulfilled, assert_exactly_once, pending
 from tests.reliability.conftest import scaled
@@ -33,7 +33,7 @@ class FlakyBroker:
         self.attempts = self.failures = 0
         self.real_publish = Messaging.publish
 
-    def install(self, monkeypatch) -> "FlakyBroker":
+    def install(self, monkeypatch) -> FlakyBroker:
         broker = self
 
         def publish(messaging, destination, event_type, body, delay_seconds=0):
@@ -51,7 +51,7 @@ class FlakyBroker:
 
 def test_a_failing_broker_loses_nothing_and_duplicates_nothing(stack, monkeypatch):
     broker = FlakyBroker(seed=7, rate=FAILURE_RATE).install(monkeypatch)
-    items = ["Item1", "Item2", "Item3"] + add_items(stack.settings.shop_database_url, scaled(12))
+    items = ["Item1", "Item2", "Item3", *add_items(stack.settings.shop_database_url, scaled(12))]
     rng = random.Random(11)
     burst = [(rng.choice(items), rng.randint(1, 6)) for _ in range(scaled(90, 10))]
 

@@ -42,7 +42,8 @@ def test_only_transient_failures_are_reported_for_redelivery():
     messaging = FakeMessaging()
     event = {"Records": [record("1", "ok"), record("2", "transient"), record("3", "permanent", 2),
                          record("4", "ok"), record("5", "invalid", type="x")]}
-    assert handle_batch(event, handler, messaging) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert handle_batch(event, handler, messaging) == {
+        "batchItemFailures": [{"itemIdentifier": "2"}]}
     assert [(url.rsplit("/", 1)[-1], body) for url, body, _ in messaging.sent] == [
         ("p-order-queue-dlq", "permanent"), ("p-order-queue-dlq", "invalid")]
     attributes = messaging.sent[0][2]

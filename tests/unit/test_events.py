@@ -6,7 +6,8 @@ import pytest
 from inventory_core.domain.events import InvalidEvent, new_event, parse_event
 
 PAYLOAD = {"replenishment_order_id": 1, "item_id": 2, "item_name": "Item2", "factory_id": 2,
-           "factory_name": "Factory2", "quantity": 8, "requester": "jeonghun", "trigger": "shortage"}
+           "factory_name": "Factory2", "quantity": 8, "requester": "jeonghun",
+           "trigger": "shortage"}
 
 
 def test_round_trip_keeps_every_field():
@@ -18,7 +19,7 @@ def test_round_trip_keeps_every_field():
 
 
 def test_new_event_refuses_an_invalid_payload():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="payload invalid"):
         new_event("replenishment.requested", {**PAYLOAD, "quantity": 0})
 
 

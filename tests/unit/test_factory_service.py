@@ -1,10 +1,10 @@
 """The factory service's shapes and checks, without a database."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from inventory_core.service_layer import factory_service
 from inventory_core.adapters.models.factory import ProductionLog, ProductionOrder
+from inventory_core.service_layer import factory_service
 
 
 class NoDatabase:
@@ -16,7 +16,7 @@ class NoDatabase:
 
 def test_seed_datetime_is_iso_utc_with_milliseconds_and_z():
     assert factory_service.seed_datetime(
-        datetime(2023, 5, 18, 9, 46, 48, tzinfo=timezone.utc)) == "2023-05-18T09:46:48.000Z"
+        datetime(2023, 5, 18, 9, 46, 48, tzinfo=UTC)) == "2023-05-18T09:46:48.000Z"
     seoul = timezone(timedelta(hours=9))
     assert factory_service.seed_datetime(
         datetime(2023, 5, 18, 18, 46, 48, 123999, tzinfo=seoul)) == "2023-05-18T09:46:48.123Z"
@@ -25,7 +25,7 @@ def test_seed_datetime_is_iso_utc_with_milliseconds_and_z():
 def test_log_has_the_seed_shape_in_its_key_order():
     entry = ProductionLog(log_id=1, factory_id=1, factory_name="Factory1", item_id=1,
                           item_name="Item1", quantity=5, requester="jeonghun",
-                          logged_at=datetime(2023, 5, 18, 9, 46, 48, tzinfo=timezone.utc))
+                          logged_at=datetime(2023, 5, 18, 9, 46, 48, tzinfo=UTC))
     shaped = factory_service.log_as_dict(entry)
     assert list(shaped) == ["log_id", "factory_id", "factory_name", "item_id", "item_name",
                             "quantity", "requester", "datetime"]
@@ -33,7 +33,7 @@ def test_log_has_the_seed_shape_in_its_key_order():
 
 
 def test_production_order_dict_is_plain_data():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     order = ProductionOrder(production_order_id=3, replenishment_order_id=7, factory_id=1,
                             item_id=2, item_name="Item2", quantity=5, requester="r",
                             status="in_production", due_at=now + timedelta(seconds=10),

@@ -1,7 +1,8 @@
 """Tables both databases have: the transactional outbox and the processed-events record."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +22,7 @@ NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_nam
 def utcnow() -> datetime:
     """Now in UTC, in whole seconds: what MySQL's DATETIME keeps, so a value answered before the
     commit equals the same value read back later, on every backend."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -36,11 +37,11 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 class OutboxMixin:
@@ -52,6 +53,9 @@ class OutboxMixin:
 any transaction, then sets `published_at`."""
 
     __tablename__ = "outbox"
+
+    if TYPE_CHECKING:  # the keyword constructor of the declarative base it is mixed into
+        def __init__(self, **columns: Any) -> None: ...
 
     outbox_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -72,10 +76,13 @@ class ProcessedEventMixin:
 
     __tablename__ = "processed_events"
 
+    if TYPE_CHECKING:  # the keyword constructor of the declarative base it is mixed into
+        def __init__(self, **columns: Any) -> None: ...
+
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-__all__ = ["BigId", "JSON", "NAMING", "OutboxMixin", "ProcessedEventMixin", "UTCDateTime", "iso",
+__all__ = ["JSON", "NAMING", "BigId", "OutboxMixin", "ProcessedEventMixin", "UTCDateTime", "iso",
            "utcnow"]

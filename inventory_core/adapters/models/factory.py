@@ -6,8 +6,14 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from inventory_core.adapters.models.common import (NAMING, BigId, OutboxMixin, ProcessedEventMixin,
-                                          UTCDateTime, utcnow)
+from inventory_core.adapters.models.common import (
+    NAMING,
+    BigId,
+    OutboxMixin,
+    ProcessedEventMixin,
+    UTCDateTime,
+    utcnow,
+)
 
 
 class FactoryBase(DeclarativeBase):

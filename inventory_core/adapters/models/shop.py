@@ -3,12 +3,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, MetaData,
-                        String, Text, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from inventory_core.adapters.models.common import (NAMING, BigId, OutboxMixin, ProcessedEventMixin,
-                                          UTCDateTime, utcnow)
+from inventory_core.adapters.models.common import (
+    NAMING,
+    BigId,
+    OutboxMixin,
+    ProcessedEventMixin,
+    UTCDateTime,
+    utcnow,
+)
+
 
 class ShopBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
@@ -36,7 +53,7 @@ class Item(ShopBase):
     factory_id: Mapped[int] = mapped_column(ForeignKey("factories.factory_id"))
 
     factory: Mapped[Factory] = relationship(lazy="joined")
-    reorder_rule: Mapped["ReorderRule | None"] = relationship(lazy="joined")
+    reorder_rule: Mapped[ReorderRule | None] = relationship(lazy="joined")
 
 
 class ReorderRule(ShopBase):
