@@ -21,12 +21,12 @@ from urllib.parse import quote
 from flask import Flask, Response, request
 
 from api_common import settings_of
+from api_common.auth import SAFE_METHODS
 from api_common.errors import error_response
 from inventory_core.adapters import aws_auth
 from inventory_core.config import Settings
 
 log = logging.getLogger(__name__)
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURITY_SCHEME = "sigv4"
 SECURITY_SCHEME_DOC = {
     "type": "apiKey", "in": "header", "name": "Authorization",

@@ -140,6 +140,7 @@ class Story:
         for entry in logs[-3:]:
             out(f"   log #{entry['log_id']}: {entry['factory_name']} {entry['item_name']} × "
                 f"{entry['quantity']} for {entry['requester']} at {entry['datetime']}")
+        out("   (buyers' names are masked for anyone but an operator: docs/trust.md)")
 
         lead = (f"{self.production_seconds:g}s" if self.production_seconds is not None
                 else "the factory's lead time")
