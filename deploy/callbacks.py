@@ -1,14 +1,21 @@
-"""Zappa's post-deploy callback (`callbacks.post` in zappa_settings.json): what Zappa cannot say.
+"""Zappa's callbacks (`callbacks` in zappa_settings.json): what Zappa cannot say.
 
-Zappa 0.63 creates each SQS event source mapping with FunctionName, EventSourceArn, BatchSize,
-Enabled and MaximumBatchingWindowInSeconds only, and silently ignores any function-response-type
-key. Without `FunctionResponseTypes=["ReportBatchItemFailures"]` Lambda ignores the consumers'
-`{"batchItemFailures": [...]}` answers: one poison message makes its whole batch run again. This
-callback turns it on for every SQS mapping of the function just deployed or updated, idempotently,
-and fails the command when a mapping the settings declare is missing (Zappa only logs that).
+`post` (after `zappa deploy` and `zappa update`):
+- Zappa 0.63 creates each SQS event source mapping with FunctionName, EventSourceArn, BatchSize,
+  Enabled and MaximumBatchingWindowInSeconds only; it cannot set FunctionResponseTypes. Without
+  `ReportBatchItemFailures` Lambda ignores the consumers' `{"batchItemFailures": [...]}` answer:
+  a normal return counts as success for the whole batch and Lambda *deletes every message of it*,
+  the failed ones included (Lambda's "Handling errors for an SQS event source"). So deploy.settings
+  declares every mapping `enabled: false` (Zappa creates it disabled, and on `update` sets it
+  disabled again), and this callback sets ReportBatchItemFailures and Enabled=True in one
+  UpdateEventSourceMapping call. A mapping is never enabled without the setting; if this callback
+  never runs (a failed deploy), the mappings stay disabled and the messages wait in their queues.
+- Stages with IAM authorization (the factory) have Zappa's unsigned `touch` off (it would get 403):
+  this callback makes a SigV4-signed GET of the touch path instead, before enabling anything.
+- It fails the command when a mapping the settings declare is missing (Zappa only logs that).
 
-Zappa calls `post_deploy(zappa_cli)` with its ZappaCLI instance after `deploy` and `update`. It
-loads this file by path as a top-level module, so it imports nothing from this project.
+Zappa calls `post_deploy(zappa_cli)` with its ZappaCLI instance. It loads this file by path as a
+top-level module, so it imports nothing from this project.
 """
 from __future__ import annotations
 
@@ -75,8 +82,9 @@ def _wait_until_settled(client: LambdaClient, mapping: SourceMapping, timeout: f
 
 def enable_partial_batch_responses(zappa_cli, *, timeout: float = 300.0,
                                    sleep=time.sleep) -> list[str]:
-    """Turn on ReportBatchItemFailures for every SQS mapping of the deployed function.
-    Returns the ARNs of the queues whose mapping was changed (empty when all were already on)."""
+    """Turn on ReportBatchItemFailures and enable every SQS mapping of the deployed function, both
+    in one update per mapping. Returns the ARNs of the queues whose mapping was changed (empty
+    when all were already on and enabled)."""
     client = _lambda_client(zappa_cli)
     function_name = zappa_cli.lambda_name
     # By ARN, as Zappa creates and looks up its mappings (some implementations match names exactly).
@@ -94,22 +102,63 @@ def enable_partial_batch_responses(zappa_cli, *, timeout: float = 300.0,
                            "the function's timeout)")
 
     changed = []
-    for mapping in mappings:
-        if REPORT_BATCH_ITEM_FAILURES in (mapping.get("FunctionResponseTypes") or []):
+    for listed in mappings:
+        mapping = _wait_until_settled(client, listed, timeout, sleep)
+        reports = REPORT_BATCH_ITEM_FAILURES in (mapping.get("FunctionResponseTypes") or [])
+        if reports and mapping.get("State") == "Enabled":
             continue
-        _wait_until_settled(client, mapping, timeout, sleep)
-        client.update_event_source_mapping(UUID=mapping["UUID"],
-                                           FunctionResponseTypes=[REPORT_BATCH_ITEM_FAILURES])
-        changed.append(mapping["EventSourceArn"])
+        # One call: the mapping goes live already reporting partial batch failures.
+        client.update_event_source_mapping(UUID=listed["UUID"],
+                                           FunctionResponseTypes=[REPORT_BATCH_ITEM_FAILURES],
+                                           Enabled=True)
+        changed.append(listed["EventSourceArn"])
     return changed
+
+
+def signed_touch(zappa_cli, *, get=None) -> int:
+    """GET the stage's touch path signed with SigV4 (service execute-api) with the deploying
+    credentials, as Zappa's `touch` would unsigned; raise unless it answers 200."""
+    from urllib.parse import urlsplit
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    zappa = zappa_cli.zappa
+    url = zappa.get_api_url(zappa_cli.lambda_name, zappa_cli.api_stage)
+    if not url:
+        raise RuntimeError(f"no API Gateway URL for {zappa_cli.lambda_name}")
+    url = url.rstrip("/") + zappa_cli.stage_config.get("touch_path", "/")
+    credentials = zappa.boto_session.get_credentials()
+    if credentials is None:
+        raise RuntimeError("no AWS credentials to sign the health check with")
+    region = zappa.boto_session.region_name or zappa_cli.stage_config.get("aws_region")
+    request = AWSRequest(method="GET", url=url, headers={"Host": urlsplit(url).netloc})
+    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
+    if get is None:
+        import requests
+        get = requests.get
+    status = 0
+    for attempt in range(4):  # a new function's first (cold, in-VPC) start can take seconds
+        response = get(url, headers=dict(request.headers.items()), timeout=30)
+        status = response.status_code
+        if status == 200:
+            return status
+        time.sleep(2 ** attempt)
+    raise RuntimeError(f"signed GET {url} answered {status}, not 200: the factory stage is not "
+                       "healthy, or the deploying identity may not execute-api:Invoke it; its SQS "
+                       "mappings stay disabled (docs/deploy.md)")
 
 
 def post_deploy(zappa_cli) -> None:
     """The `callbacks.post` entry point."""
+    config = zappa_cli.stage_config
+    if config.get("iam_authorization") and config.get("signed_touch", True):
+        print(f"{zappa_cli.lambda_name}: signed GET {config.get('touch_path', '/')}: "
+              f"{signed_touch(zappa_cli)}")
     changed = enable_partial_batch_responses(zappa_cli)
     for arn in changed:
-        print(f"{zappa_cli.lambda_name}: ReportBatchItemFailures on for {arn}")
-    url = (zappa_cli.stage_config.get("environment_variables") or {}).get("FACTORY_API_URL")
+        print(f"{zappa_cli.lambda_name}: ReportBatchItemFailures on, enabled: {arn}")
+    url = (config.get("environment_variables") or {}).get("FACTORY_API_URL")
     if url == FACTORY_URL_PLACEHOLDER:
         print(f"WARNING: {zappa_cli.api_stage} has no factory API URL: its order consumer will "
               "fail and retry until you run `python -m deploy.settings ... --factory-api-url "

@@ -10,6 +10,8 @@ Names of queues, their consumers and batching come from `inventory_core.topology
 security group, roles and the functions' environment from Terraform; nothing is copied by hand and
 no secret is written (database passwords stay in Secrets Manager, only their ARNs appear).
 Only the stages of `--env` are rewritten; the other environment's stages are kept as they were.
+All or nothing: every stage is built and every check passes (outputs, CA bundle) before the file is
+replaced, in one rename.
 """
 from __future__ import annotations
 
@@ -57,12 +59,18 @@ RESERVED_ENV = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SE
 # Never part of a deployed environment: local-only (moto) or secret.
 NOT_DEPLOYED_ENV = {config.AWS_ENDPOINT_URL, config.ADMIN_TOKEN}
 
+# The factory's API Gateway stage uses IAM authorization (Zappa's `iam_authorization`: every
+# method's AuthorizationType AWS_IAM): only SigV4-signed callers allowed execute-api:Invoke (the
+# consumers' role) get through; the app then checks the caller is FACTORY_WRITER_ROLE_ARN.
+IAM_AUTHORIZED = {"factory"}
+
 # Everything a Lambda package must not hold. Zappa matches each pattern against every file and
 # directory name, in the project and in site-packages (shutil.ignore_patterns).
 EXCLUDE = [
     # the project's own non-runtime parts
     "tests", "bench", "terraform", "docs", "seeds", "tools", "local_stack", ".ci", "var", "build",
     "dist", "test-artifacts", "*.egg-info", "Makefile", "zappa_settings.json", "example-outputs",
+    ".pre-commit-config.yaml", "pyproject.toml", "README.md",
     # virtualenvs, caches and build output
     ".venv", ".venv-*", "venv", ".terraform", "*.tfstate*", "*.tfplan", ".pytest_cache",
     "__pycache__", "*.pyc", "*.pyo", ".git*", ".mypy_cache", ".ruff_cache", ".env", "*.zip",
@@ -147,7 +155,13 @@ def lambda_timeout(service: str) -> int:
 def sqs_events(service: str, outputs: dict) -> list[dict]:
     """Zappa `events` binding each of the service's queues (and, for consumers, every DLQ) to its
     consumer. Only keys Zappa 0.63's SqsEventSource reads: arn, batch_size, batch_window,
-    enabled."""
+    enabled.
+
+    Every mapping is created (and, on `zappa update`, left) *disabled*: Zappa cannot set
+    FunctionResponseTypes, and an enabled mapping without ReportBatchItemFailures makes Lambda
+    delete every message of a batch the function returns from, failed ones included. The
+    post-deploy callback (deploy.callbacks) turns the setting on and enables each mapping in the
+    same update; if it never runs, the queues wait (their age alarms fire) and lose nothing."""
     prefix = _need(outputs, "name_prefix")
     terraform_sources = (outputs.get("sqs_event_sources") or {}).get("queues", {})
     events = []
@@ -162,14 +176,14 @@ def sqs_events(service: str, outputs: dict) -> list[dict]:
                          f"queue {queue.key}")
         events.append({"function": queue.consumer, "event_source": {
             "arn": arn, "batch_size": queue.batch_size, "batch_window": queue.batch_window,
-            "enabled": True}})
+            "enabled": False}})
     if service == DEAD_LETTER_SERVICE:
         for queue in TOPOLOGY.queues:
             arn = _arn_named(_need(outputs, "dlq_arns", queue.key),
                              physical(prefix, queue.dlq_name), f"dead-letter queue {queue.key}")
             events.append({"function": TOPOLOGY.dead_letter_consumer, "event_source": {
                 "arn": arn, "batch_size": TOPOLOGY.dead_letter_batch_size,
-                "batch_window": TOPOLOGY.dead_letter_batch_window, "enabled": True}})
+                "batch_window": TOPOLOGY.dead_letter_batch_window, "enabled": False}})
     return events
 
 
@@ -206,7 +220,9 @@ def base_stage() -> dict:
         "cors": False,
         "xray_tracing": False,
         "slim_handler": False,
-        "use_precompiled_packages": True,
+        # Packages come from the Lambda virtualenv (deploy/lambda_venv.py: manylinux2014 wheels
+        # for python3.11), never swapped for Zappa's lambda-packages or this machine's wheels.
+        "use_precompiled_packages": False,
         "endpoint_configuration": ["REGIONAL"],
         "touch_path": "/health",
         "num_retained_versions": 5,
@@ -253,6 +269,15 @@ def env_stages(env: str, outputs: dict, factory_api_url: str | None = None) -> d
                            "description": f"Outbox sweep of the {service} database"})
         else:
             stage["apigateway_enabled"] = False
+        if service in IAM_AUTHORIZED:
+            stage["iam_authorization"] = True
+            # Zappa's `touch` is an unsigned GET: IAM authorization answers it 403 and Zappa stops
+            # before the post-deploy callback. The callback makes a signed GET /health instead.
+            stage["touch"] = False
+            if not stage["environment_variables"].get(config.FACTORY_WRITER_ROLE_ARN):
+                raise OutputsError(f"zappa_environment.{service} lacks "
+                                   f"{config.FACTORY_WRITER_ROLE_ARN}: without it the factory "
+                                   "refuses every write (terraform/outputs.tf)")
         stage["events"] = events
         stages[stage_name(service, env)] = stage
     return stages
@@ -337,11 +362,12 @@ def main(argv: list[str] | None = None) -> int:
         same = path.exists() and path.read_text() == text
         print(f"{path}: {'up to date' if same else 'differs from the generated settings'}")
         return 0 if same else 1
-    path.write_text(text)
+    if not args.example and not _ensure_ca_bundle():
+        print(f"{path} left as it was", file=sys.stderr)
+        return 1
+    _replace(path, text)
     stages = ", ".join(name for name in settings if name != "base")
     print(f"wrote {path}: stages {stages}")
-    if not args.example and not _ensure_ca_bundle():
-        return 1
     for name, stage in settings.items():
         url = stage.get("environment_variables", {}).get(config.FACTORY_API_URL)
         if url == FACTORY_URL_PLACEHOLDER:
@@ -349,6 +375,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{name.replace('consumers', 'factory')}` run this again with "
                   "--factory-api-url auto")
     return 0
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to `path` in one rename: a reader sees the old file or the new one."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
 
 
 def _ensure_ca_bundle() -> bool:

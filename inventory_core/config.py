@@ -33,12 +33,17 @@ FACTORY_WRITER_ACCESS_KEY_ID = "FACTORY_WRITER_ACCESS_KEY_ID"
 FACTORY_WRITER_SECRET_ACCESS_KEY = "FACTORY_WRITER_SECRET_ACCESS_KEY"
 PRODUCTION_SECONDS = "PRODUCTION_SECONDS"
 SES_SENDER = "SES_SENDER"
+# Who is mailed on AWS (Terraform variables; terraform/ses.tf). The sample data's managers are
+# @example.com, which can never receive mail: `deploy.tasks.prepare_shop` writes these over them.
+OPERATOR_EMAIL = "OPERATOR_EMAIL"
+AD_MANAGER_EMAIL = "AD_MANAGER_EMAIL"
+FACTORY_MANAGER_EMAILS = "FACTORY_MANAGER_EMAILS"  # "1=a@x.org,2=b@y.org"
 
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
             FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
-            SES_SENDER)
+            SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class Settings:
     factory_writer_secret_access_key: str | None = field(default=None, repr=False)
     production_seconds: int | None = None  # overrides every factory's lead time when set
     ses_sender: str = "replenishment@example.com"
+    operator_email: str | None = None
+    ad_manager_email: str | None = None
+    factory_manager_emails: tuple[tuple[int, str], ...] = ()  # (factory id, e-mail)
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None) -> Settings:
@@ -87,7 +95,22 @@ class Settings:
             factory_writer_secret_access_key=get(FACTORY_WRITER_SECRET_ACCESS_KEY, None),
             production_seconds=int(production) if production is not None else None,
             ses_sender=get(SES_SENDER, base.ses_sender),
+            operator_email=get(OPERATOR_EMAIL, None),
+            ad_manager_email=get(AD_MANAGER_EMAIL, None),
+            factory_manager_emails=parse_factory_emails(get(FACTORY_MANAGER_EMAILS, "")),
         )
 
     def but(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+def parse_factory_emails(text: str) -> tuple[tuple[int, str], ...]:
+    """"1=a@x.org,2=b@y.org" (FACTORY_MANAGER_EMAILS, as Terraform writes it) ->
+    ((1, "a@x.org"), (2, "b@y.org"))."""
+    found: dict[int, str] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        factory_id, sep, email = pair.partition("=")
+        if not sep or not factory_id.strip().isdigit() or "@" not in email:
+            raise ValueError(f"{FACTORY_MANAGER_EMAILS}: {pair!r} is not <factory id>=<e-mail>")
+        found[int(factory_id)] = email.strip()
+    return tuple(sorted(found.items()))

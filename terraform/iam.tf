@@ -1,12 +1,20 @@
 # One execution role per service, each allowed exactly what its code does:
 #
 #   shop       publishes replenishment-requested and stock-events (outbox relay); sends to the source
-#              queues (the admin API's dead-letter redrive); reads the shop DB secret
+#              queues whose dead letters it redrives (the admin API); reads the shop DB secret
 #   factory    publishes production-completed; sends to and consumes its production queue (lead time);
 #              dead-letters permanent failures of that queue; reads the factory DB secret
 #   consumers  consume order, delivery and notification queues and every DLQ (dead-letter consumer);
 #              dead-letter their permanent failures at once; publish stock-events; send mail as the
-#              SES sender; read the shop DB secret
+#              SES sender; read the shop DB secret; call the factory's API (execute-api:Invoke,
+#              SigV4-signed: the factory stages use IAM authorization)
+#
+# API Gateway (REST API, Zappa's default v1) invokes the shop and factory functions by *assuming the
+# stage's role*: Zappa 0.63 (core.py create_and_setup_methods) sets every method integration's
+# Credentials to the stage's role ARN and adds no resource-based Lambda permission. So those two
+# roles also trust apigateway.amazonaws.com and may lambda:InvokeFunction their own function only
+# (named as Zappa names it: slugify("<project_name>-<stage>")). Without this every request would be
+# API Gateway's 500 "Invalid permissions on Lambda function".
 #
 # Logs and VPC networking come from the AWS managed policies AWSLambdaBasicExecutionRole (CloudWatch
 # Logs: the seed's missing permission) and AWSLambdaVPCAccessExecutionRole (the ENI actions, which
@@ -18,8 +26,13 @@ locals {
       description = "Shop API (Flask on Lambda) and its outbox relay"
       publishes   = ["replenishment_requested", "stock_events"]
       consumes    = []
-      sends_to    = keys(local.queues) # redrive from a DLQ back to its source queue
-      database    = "shop"
+      # Redrive from a DLQ back to its source queue (dead_letters.redrive), for the queues whose
+      # events the shop's own consumers handle. The factory's "production" queue is the factory's
+      # private lead-time timer: a dead letter of it is redriven by an operator with the factory's
+      # role (docs/deploy.md), never by the public-facing shop.
+      sends_to = [for key in keys(local.queues) : key if key != "production"]
+      database = "shop"
+      api      = true # behind API Gateway: trusted by it, invokes its own function
     }
     factory = {
       description = "Factory API (Flask on Lambda) and its production-due consumer"
@@ -27,6 +40,7 @@ locals {
       consumes    = ["production"]
       sends_to    = ["production"]
       database    = "factory"
+      api         = true
     }
     consumers = {
       description = "SQS consumers: order, delivery, notification and dead-letter"
@@ -34,8 +48,23 @@ locals {
       consumes    = ["order", "delivery", "notification"]
       sends_to    = []
       database    = "shop"
+      api         = false
     }
   }
+
+  # Zappa's function name of each API service's stage: slugify("stock-replenishment-shop_dev")
+  # = "stock-replenishment-shop-dev" (zappa/cli.py: lambda_name).
+  zappa_project_name = "stock-replenishment"
+  function_names = {
+    for key, svc in local.services : key => "${local.zappa_project_name}-${key}-${var.environment}"
+  }
+  function_arns = {
+    for key, name in local.function_names :
+    key => "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${name}"
+  }
+  # The factory stage's API (its id is Zappa's, not known here): its stage name scopes the grant.
+  factory_stage_name      = "factory_${var.environment}"
+  factory_api_execute_arn = "arn:${local.partition}:execute-api:${local.region}:${local.account_id}:*/${local.factory_stage_name}/*/*"
 
   managed_policies = {
     basic = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -70,12 +99,30 @@ data "aws_iam_policy_document" "lambda_assume" {
   }
 }
 
+# The API services' roles: Lambda runs the function with it, API Gateway assumes it to invoke it.
+# No aws:SourceArn/SourceAccount condition: API Gateway's integration-role assumption is not
+# documented to set them, and a condition it does not meet would break every request. Only a
+# principal allowed iam:PassRole on the role in this account can name it as an integration's
+# credentials.
+data "aws_iam_policy_document" "lambda_and_apigateway_assume" {
+  statement {
+    sid     = "LambdaAndApiGatewayAssumeRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com", "lambda.amazonaws.com"]
+    }
+  }
+}
+
 resource "aws_iam_role" "service" {
   for_each = local.services
 
-  name               = "${local.name_prefix}-${each.key}"
-  description        = "${local.name_prefix}: ${each.value.description}"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  name        = "${local.name_prefix}-${each.key}"
+  description = "${local.name_prefix}: ${each.value.description}"
+  assume_role_policy = (each.value.api
+    ? data.aws_iam_policy_document.lambda_and_apigateway_assume.json
+  : data.aws_iam_policy_document.lambda_assume.json)
 
   tags = { Service = each.key }
 }
@@ -90,6 +137,12 @@ resource "aws_iam_role_policy_attachment" "service_managed" {
 # --- shop ---
 
 data "aws_iam_policy_document" "shop" {
+  statement {
+    sid       = "ApiGatewayInvokesOwnFunction"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.function_arns.shop]
+  }
+
   statement {
     sid       = "PublishOwnTopics"
     actions   = ["sns:Publish"]
@@ -123,6 +176,12 @@ data "aws_iam_policy_document" "shop" {
 # --- factory ---
 
 data "aws_iam_policy_document" "factory" {
+  statement {
+    sid       = "ApiGatewayInvokesOwnFunction"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.function_arns.factory]
+  }
+
   statement {
     sid       = "PublishOwnTopics"
     actions   = ["sns:Publish"]
@@ -193,9 +252,17 @@ data "aws_iam_policy_document" "consumers" {
   }
 
   statement {
+    sid       = "CallFactoryApi"
+    actions   = ["execute-api:Invoke"]
+    resources = [local.factory_api_execute_arn]
+  }
+
+  # SES authorizes a send against every identity it involves: the sender's, and in the sandbox each
+  # recipient's too. The code sends with ses:SendEmail only.
+  statement {
     sid       = "SendMailAsSender"
-    actions   = ["ses:SendEmail", "ses:SendRawEmail"]
-    resources = [aws_ses_email_identity.sender.arn]
+    actions   = ["ses:SendEmail"]
+    resources = local.ses_identity_arns
   }
 
   statement {

@@ -197,7 +197,8 @@ resource "aws_vpc_security_group_egress_rule" "lambda_to_internet_https" {
 # --- interface VPC endpoints ---
 
 resource "aws_vpc_endpoint" "interface" {
-  for_each = toset(var.vpc_endpoint_services)
+  # "email" (the SES API) only when asked for: not every region has it (variables.tf)
+  for_each = toset(concat(var.vpc_endpoint_services, var.ses_api_vpc_endpoint ? ["email"] : []))
 
   vpc_id              = aws_vpc.main.id
   service_name        = "com.amazonaws.${local.region}.${each.value}"

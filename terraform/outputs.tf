@@ -147,9 +147,17 @@ locals {
     NAME_PREFIX    = local.name_prefix
     AWS_ACCOUNT_ID = local.account_id
   }
+  # Who is mailed (ses.tf): only the variables that are set; the rest keep the database's values.
+  recipient_environment = merge(
+    var.operator_email == null ? {} : { OPERATOR_EMAIL = var.operator_email },
+    var.ad_manager_email == null ? {} : { AD_MANAGER_EMAIL = var.ad_manager_email },
+    length(var.factory_manager_emails) == 0 ? {} : {
+      FACTORY_MANAGER_EMAILS = join(",", [for id, email in var.factory_manager_emails : "${id}=${email}"])
+    },
+  )
 
   zappa_environment = {
-    shop = merge(local.common_environment, {
+    shop = merge(local.common_environment, local.recipient_environment, {
       SHOP_DATABASE_URL        = local.database_urls.shop
       SHOP_DATABASE_SECRET_ARN = aws_db_instance.db["shop"].master_user_secret[0].secret_arn
       ADMIN_SECRET_ARN         = aws_secretsmanager_secret.admin.arn
@@ -160,11 +168,14 @@ locals {
         FACTORY_DATABASE_URL        = local.database_urls.factory
         FACTORY_DATABASE_SECRET_ARN = aws_db_instance.db["factory"].master_user_secret[0].secret_arn
         ADMIN_SECRET_ARN            = aws_secretsmanager_secret.admin.arn
+        # the one role whose sessions may write (factory_api/auth.py), behind IAM authorization
+        FACTORY_WRITER_ROLE_ARN = aws_iam_role.service["consumers"].arn
       },
       var.production_seconds == null ? {} : { PRODUCTION_SECONDS = tostring(var.production_seconds) },
     )
     consumers = merge(
       local.common_environment,
+      local.recipient_environment,
       {
         SHOP_DATABASE_URL        = local.database_urls.shop
         SHOP_DATABASE_SECRET_ARN = aws_db_instance.db["shop"].master_user_secret[0].secret_arn

@@ -52,6 +52,51 @@ variable "alarm_email" {
   }
 }
 
+variable "operator_email" {
+  description = "The operator's address (OPERATOR_EMAIL): anomaly and operational e-mails. Null: none are sent. In the SES sandbox it must be a verified identity (verify_recipient_identities)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.operator_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.operator_email, "x@y.z")))
+    error_message = "operator_email must be an e-mail address or null."
+  }
+}
+
+variable "ad_manager_email" {
+  description = "The ad manager's address (AD_MANAGER_EMAIL): `deploy.tasks.prepare_shop` writes it over the sample data's ads@example.com, which can never receive mail (RFC 2606). Null: keep what the database holds."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ad_manager_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(var.ad_manager_email, "x@y.z")))
+    error_message = "ad_manager_email must be an e-mail address or null."
+  }
+}
+
+variable "factory_manager_emails" {
+  description = "Factory id => its manager's address (FACTORY_MANAGER_EMAILS): `deploy.tasks.prepare_shop` writes them over the sample data's factoryN@example.com."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for id, email in var.factory_manager_emails : can(regex("^[0-9]+$", id)) && can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", email))])
+    error_message = "factory_manager_emails must map factory ids (digits) to e-mail addresses."
+  }
+}
+
+variable "verify_recipient_identities" {
+  description = "Create an SES e-mail identity (a verification mail) for each recipient above. Needed while the account is in the SES sandbox, where SES accepts only verified recipients; off once it has production access."
+  type        = bool
+  default     = true
+}
+
+variable "ses_api_vpc_endpoint" {
+  description = "Create an interface VPC endpoint for the SES API (com.amazonaws.<region>.email). Not every region has one: check with `aws ec2 describe-vpc-endpoint-services --service-names com.amazonaws.<region>.email` first. Off: the consumers reach SES through the NAT gateway (enable_nat_gateway)."
+  type        = bool
+  default     = false
+}
+
 variable "vpc_cidr" {
   description = "CIDR block of the VPC; the private subnets are /24s carved from it."
   type        = string
@@ -70,9 +115,9 @@ variable "enable_nat_gateway" {
 }
 
 variable "vpc_endpoint_services" {
-  description = "AWS services reached through interface VPC endpoints (service name suffix after com.amazonaws.<region>.). \"email\" is the SES API endpoint; drop it where a region has none and rely on the NAT gateway."
+  description = "AWS services reached through interface VPC endpoints (service name suffix after com.amazonaws.<region>.). The SES API endpoint has its own switch, ses_api_vpc_endpoint."
   type        = list(string)
-  default     = ["sns", "sqs", "email", "secretsmanager", "logs", "sts"]
+  default     = ["sns", "sqs", "secretsmanager", "logs", "sts"]
 
   validation {
     condition     = alltrue([for s in var.vpc_endpoint_services : can(regex("^[a-z0-9.-]+$", s))])

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import DeadLetter
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
-from inventory_core.topology import source_queue_of
+from inventory_core.topology import TOPOLOGY, source_queue_of
 
 STATUSES = ("dead", "redriven")
 # Attributes added by the dead-lettering itself: not sent back on redrive.
@@ -36,6 +36,21 @@ class DeadLetterNotFound(LookupError):
 
 class AlreadyRedriven(ValueError):
     pass
+
+
+# The factory's private lead-time queue: the shop (public, its role least-privileged) may not send
+# to it (terraform/iam.tf, local.services.shop.sends_to). Its dead letters are redriven with the
+# factory's role (docs/deploy.md, "Dead letters").
+NOT_REDRIVEN_BY_SHOP = ("production",)
+
+
+class NotRedrivable(AlreadyRedriven):
+    """The shop may not send to this dead letter's source queue (answered like 409)."""
+
+
+def _redrivable(source_queue: str) -> bool:
+    return not any(source_queue.endswith("-" + TOPOLOGY.queue(key).name)
+                   for key in NOT_REDRIVEN_BY_SHOP)
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,9 @@ def redrive(uow: UnitOfWork, messaging: QueueSender, dead_letter_id: int) -> dic
         if row.status != "dead":
             raise AlreadyRedriven(f"dead letter {dead_letter_id} was redriven at {row.redriven_at}")
         source_queue, body = row.source_queue, row.body
+        if not _redrivable(source_queue):
+            raise NotRedrivable(f"dead letter {dead_letter_id} is of {source_queue}, the "
+                                "factory's own queue: the shop may not send to it (docs/deploy.md)")
         attributes = {name: value for name, value in (row.attributes or {}).items()
                       if name not in FAILURE_ATTRIBUTES}
     messaging.send(messaging.queue_url(source_queue), body, attributes)

@@ -3,6 +3,7 @@ run the way Zappa runs it (`ZappaCLI.callback("post")` passes the ZappaCLI itsel
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -57,34 +58,83 @@ def deployed(stage: str, monkeypatch):
     return cli
 
 
-def _response_types(client, function_name: str) -> dict[str, list]:
+def _mappings(client, function_name: str) -> dict[str, tuple[str, list]]:
+    """{queue name: (State, FunctionResponseTypes)} of the function's mappings."""
     arn = client.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
-    return {m["EventSourceArn"].rsplit(":", 1)[-1]: m.get("FunctionResponseTypes") or []
+    return {m["EventSourceArn"].rsplit(":", 1)[-1]: (m["State"],
+                                                     m.get("FunctionResponseTypes") or [])
             for m in client.list_event_source_mappings(FunctionName=arn)
             ["EventSourceMappings"]}
 
 
 @mock_aws
 @pytest.mark.parametrize("stage", ["consumers_dev", "factory_prod"])
-def test_post_callback_turns_on_partial_batch_responses_idempotently(stage, monkeypatch, capsys):
+def test_mappings_go_live_only_with_partial_batch_responses(stage, monkeypatch, capsys):
+    """Zappa's schedule() (run by deploy *before* its touch, and by update) leaves every mapping
+    disabled: a touch that fails, which skips the callback, leaves nothing live that would let
+    Lambda delete a failed batch. The callback enables each with ReportBatchItemFailures."""
     cli = deployed(stage, monkeypatch)
+    cli.zappa_settings[stage]["signed_touch"] = False  # no API Gateway here (test_signed_touch_*)
     client = boto3.client("lambda", region_name=REGION)
-    before = _response_types(client, cli.lambda_name)
     expected = {e["event_source"]["arn"].rsplit(":", 1)[-1]
                 for e in stage_config(stage)["events"] if "event_source" in e}
-    assert set(before) == expected  # Zappa made every mapping ...
-    assert all(types == [] for types in before.values())  # ... without the response type
+    assert _mappings(client, cli.lambda_name) == {name: ("Disabled", []) for name in expected}
 
     cli.callback("post")  # exactly what `zappa deploy` / `zappa update` do at the end
 
-    after = _response_types(client, cli.lambda_name)
-    assert after == {name: ["ReportBatchItemFailures"] for name in expected}
+    live = {name: ("Enabled", ["ReportBatchItemFailures"]) for name in expected}
+    assert _mappings(client, cli.lambda_name) == live
     out = capsys.readouterr().out
-    assert out.count("ReportBatchItemFailures on for") == len(expected)
+    assert out.count("ReportBatchItemFailures on, enabled") == len(expected)
     assert ("no factory API URL" in out) is stage.startswith("consumers")
-
     assert callbacks.enable_partial_batch_responses(cli) == []  # a second run changes nothing
-    assert _response_types(client, cli.lambda_name) == after
+
+    # `zappa update` runs schedule() again: the mappings pause (messages wait, none is lost) ...
+    arn = client.get_function(FunctionName=cli.lambda_name)["Configuration"]["FunctionArn"]
+    cli.zappa.schedule_events(lambda_arn=arn, lambda_name=cli.lambda_name,
+                              events=[e for e in cli.stage_config["events"] if "event_source" in e])
+    assert {state for state, _ in _mappings(client, cli.lambda_name).values()} == {"Disabled"}
+    cli.callback("post")  # ... until its callback enables them again
+    assert _mappings(client, cli.lambda_name) == live
+
+
+def test_every_sqs_mapping_is_declared_disabled():
+    """The settings side of the rule above: Zappa creates what `enabled` says."""
+    for name, stage in json.loads(SETTINGS_PATH.read_text()).items():
+        for event in stage.get("events", []):
+            if "sqs" in event.get("event_source", {}).get("arn", ""):
+                assert event["event_source"]["enabled"] is False, (name, event)
+
+
+class _Answer:
+    def __init__(self, status_code):
+        self.status_code = status_code
+
+
+def test_signed_touch_signs_the_health_check_for_execute_api(monkeypatch):
+    monkeypatch.setattr(callbacks.time, "sleep", lambda _: None)
+    session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="s",
+                            aws_session_token="token", region_name=REGION)
+    url = "https://abc123.execute-api.ap-northeast-2.amazonaws.com/factory_dev"
+    zappa = type("Zappa", (), {"boto_session": session,
+                               "get_api_url": lambda self, name, stage: url + "/"})()
+    cli = type("Cli", (), {"zappa": zappa, "lambda_name": "fn", "api_stage": "factory_dev",
+                           "stage_config": {"touch_path": "/health"}})()
+    calls = []
+
+    def get(target, headers, timeout):
+        calls.append((target, headers))
+        return _Answer(403 if len(calls) == 1 else 200)
+
+    assert callbacks.signed_touch(cli, get=get) == 200
+    target, headers = calls[-1]
+    assert target == url + "/health"
+    assert headers["Authorization"].startswith(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") and "/ap-northeast-2/execute-api/" in (
+        headers["Authorization"])
+    assert headers["X-Amz-Security-Token"] == "token"
+    with pytest.raises(RuntimeError, match="answered 403"):
+        callbacks.signed_touch(cli, get=lambda *a, **k: _Answer(403))
 
 
 @mock_aws
@@ -125,7 +175,8 @@ def test_callback_waits_for_a_mapping_still_being_created_and_pages_through_mapp
         stub.add_response("get_event_source_mapping", {"UUID": U1, "State": "Enabled"},
                           {"UUID": U1})
         stub.add_response("update_event_source_mapping", {"UUID": U1, "State": "Updating"},
-                          {"UUID": U1, "FunctionResponseTypes": ["ReportBatchItemFailures"]})
+                          {"UUID": U1, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                           "Enabled": True})
         zappa = type("Zappa", (), {"lambda_client": client})()
         cli = type("Cli", (), {"zappa": zappa, "lambda_name": "fn", "api_stage": "consumers_dev",
                                "stage_config": {"events": [{"function": "f", "event_source":

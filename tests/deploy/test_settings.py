@@ -194,7 +194,8 @@ def test_event_sources_use_only_supported_keys_and_topology_batching():
             continue
         source = event["event_source"]
         assert set(source) == SQS_SOURCE_KEYS, (stage, source)
-        assert source["arn"].split(":")[2] == "sqs" and source["enabled"] is True
+        # disabled until the post-deploy callback enables it (deploy/callbacks.py)
+        assert source["arn"].split(":")[2] == "sqs" and source["enabled"] is False
         queue, dead = queue_for_arn(source["arn"])
         expected = ((TOPOLOGY.dead_letter_batch_size, TOPOLOGY.dead_letter_batch_window) if dead
                     else (queue.batch_size, queue.batch_window))
