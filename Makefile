@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint demo bench generate clean install
+.PHONY: run test lint demo bench generate clean install lambda-venv lock
 install: $(STAMP)
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
@@ -39,5 +39,11 @@ generate: $(STAMP) ## rewrite the files derived from inventory_core/topology.py 
 	$(PY) -m inventory_core.topology PREFIX > terraform/topology.json
 	$(PY) -m deploy.settings --example
 
+lambda-venv: $(STAMP) ## the virtualenv Zappa packages: manylinux2014 wheels Lambda's glibc 2.26 loads
+	$(PY) -m deploy.lambda_venv --dir .venv-lambda
+
+lock: $(STAMP)  ## re-pin requirements/*.txt (pip freeze of fresh virtualenvs); then run make test
+	$(PY) tools/lock.py
+
 clean:
-	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lambda var build *.egg-info .mypy_cache .ruff_cache

@@ -171,7 +171,46 @@ def post_deploy(zappa_cli) -> None:
 MAX_PACKAGE_BYTES = 20 * 1024 * 1024
 FORBIDDEN_IN_PACKAGE = {"pytest", "_pytest", "moto", "tests", "bench", "terraform", "docs",
                         "local_stack", "xdist", "pluggy", "gunicorn", "hcl2", "checkov", "cfnlint",
-                        "docker", "sympy", "networkx", "pydantic", "jsonschema"}
+                        "docker", "sympy", "networkx", "pydantic", "jsonschema",
+                        ".pre-commit-config.yaml", "pyproject.toml", ".git", ".venv"}
+
+
+def _elf_glibc():
+    """deploy/elf_glibc.py, loaded by path as Zappa loads this file (no package import)."""
+    import importlib.util
+    import os
+    import sys
+
+    name = "replenish_elf_glibc"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(os.path.dirname(os.path.abspath(__file__)), "elf_glibc.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _is_shared_object(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return base.endswith(".so") or ".so." in base
+
+
+def too_new_for_lambda(archive) -> dict[str, tuple[int, ...]]:
+    """{member: glibc version} of every shared object in the zip that needs a glibc newer than
+    Lambda's python3.11 runtime has (Amazon Linux 2: 2.26)."""
+    elf = _elf_glibc()
+    found = {}
+    for name in archive.namelist():
+        if _is_shared_object(name):
+            data = archive.read(name)
+            if data[:4] == b"\x7fELF":
+                needed = elf.too_new(data)
+                if needed:
+                    found[name] = needed
+    return found
 
 
 def check_package(zappa_cli) -> None:
@@ -181,6 +220,12 @@ def check_package(zappa_cli) -> None:
     import os
     import zipfile
 
+    websocket = getattr(zappa_cli, "use_websocket", None)
+    if websocket:
+        raise RuntimeError(
+            f"Zappa found `zappa.websocket` imported in {websocket!r} under the working directory "
+            "and would add a WebSocket API: a virtualenv is inside the project (use a hidden "
+            "directory, e.g. .venv-lambda, which Zappa's scan skips; docs/deploy.md step 3)")
     path = zappa_cli.zip_path
     size = os.path.getsize(path)
     with zipfile.ZipFile(path) as archive:
@@ -188,6 +233,14 @@ def check_package(zappa_cli) -> None:
         top = {name.split("/")[0] for name in names}
         bundles = {name: archive.read(name) if name in names else None
                    for name in _ca_bundles_named(zappa_cli.stage_config)}
+        too_new = too_new_for_lambda(archive)
+    if too_new:
+        listed = ", ".join(f"{name} (GLIBC_{'.'.join(map(str, version))})"
+                           for name, version in sorted(too_new.items()))
+        raise RuntimeError(
+            f"{path} holds shared objects Lambda's python3.11 runtime (glibc 2.26) cannot load: "
+            f"{listed}. Build the package virtualenv with `make lambda-venv` (manylinux2014 "
+            "wheels; docs/deploy.md step 3)")
     found = sorted(top & FORBIDDEN_IN_PACKAGE)
     if found or size > MAX_PACKAGE_BYTES:
         raise RuntimeError(
@@ -198,7 +251,8 @@ def check_package(zappa_cli) -> None:
             raise RuntimeError(
                 f"{path} lacks the CA bundle {name} that the stage's database URLs name: run "
                 "`python -m deploy.rds_ca` (docs/deploy.md, step 2), then package again")
-    print(f"package {os.path.basename(path)}: {size / 2**20:.1f} MiB, no dev or test tools"
+    print(f"package {os.path.basename(path)}: {size / 2**20:.1f} MiB, no dev or test tools, "
+          "no shared object newer than glibc 2.26"
           + "".join(f", {name}" for name in sorted(bundles)))
 
 

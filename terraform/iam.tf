@@ -30,7 +30,7 @@ locals {
       # events the shop's own consumers handle. The factory's "production" queue is the factory's
       # private lead-time timer: a dead letter of it is redriven by an operator with the factory's
       # role (docs/deploy.md), never by the public-facing shop.
-      sends_to = [for key in keys(local.queues) : key if key != "production"]
+      sends_to = ["order", "delivery", "notification"]
       database = "shop"
       api      = true # behind API Gateway: trusted by it, invokes its own function
     }
@@ -88,29 +88,20 @@ locals {
   kms_via_services = ["sns.${local.region}.amazonaws.com", "secretsmanager.${local.region}.amazonaws.com"]
 }
 
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaAssumesRole"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
+# Lambda runs each function with its role; API Gateway assumes the API services' roles to invoke
+# them (the integration's Credentials, see the top of this file). No aws:SourceArn/SourceAccount
+# condition on API Gateway: its integration-role assumption is not documented to set them, and a
+# condition it does not meet would break every request. Only a principal allowed iam:PassRole on
+# the role in this account can name it as an integration's credentials.
+data "aws_iam_policy_document" "service_assume" {
+  for_each = local.services
 
-# The API services' roles: Lambda runs the function with it, API Gateway assumes it to invoke it.
-# No aws:SourceArn/SourceAccount condition: API Gateway's integration-role assumption is not
-# documented to set them, and a condition it does not meet would break every request. Only a
-# principal allowed iam:PassRole on the role in this account can name it as an integration's
-# credentials.
-data "aws_iam_policy_document" "lambda_and_apigateway_assume" {
   statement {
-    sid     = "LambdaAndApiGatewayAssumeRole"
+    sid     = each.value.api ? "LambdaAndApiGatewayAssumeRole" : "LambdaAssumesRole"
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["apigateway.amazonaws.com", "lambda.amazonaws.com"]
+      identifiers = each.value.api ? ["apigateway.amazonaws.com", "lambda.amazonaws.com"] : ["lambda.amazonaws.com"]
     }
   }
 }
@@ -118,11 +109,9 @@ data "aws_iam_policy_document" "lambda_and_apigateway_assume" {
 resource "aws_iam_role" "service" {
   for_each = local.services
 
-  name        = "${local.name_prefix}-${each.key}"
-  description = "${local.name_prefix}: ${each.value.description}"
-  assume_role_policy = (each.value.api
-    ? data.aws_iam_policy_document.lambda_and_apigateway_assume.json
-  : data.aws_iam_policy_document.lambda_assume.json)
+  name               = "${local.name_prefix}-${each.key}"
+  description        = "${local.name_prefix}: ${each.value.description}"
+  assume_role_policy = data.aws_iam_policy_document.service_assume[each.key].json
 
   tags = { Service = each.key }
 }

@@ -10,13 +10,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from deploy import rds_ca
+from deploy import callbacks, lambda_venv, rds_ca
 from tests.project_copy import packageable_copy
 
 from .conftest import REPO, api_gateway_event, load_settings
@@ -42,19 +41,18 @@ def _site_packages(env_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def runtime_venv() -> Path:
-    """A virtualenv with requirements/runtime.txt only, built once and cached in build/ (ignored
-    by git) until runtime.txt changes. A file lock keeps parallel workers from building it twice."""
+    """A virtualenv with requirements/runtime.txt only, for Lambda's platform (deploy.lambda_venv),
+    built once and cached in build/ (ignored by git) until runtime.txt changes. A file lock keeps
+    parallel workers from building it twice."""
     digest = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    env_dir = REPO / "build" / f"venv-lambda-{digest}"
+    env_dir = REPO / "build" / f"venv-lambda2014-{digest}"
     stamp = env_dir / ".complete"
     env_dir.parent.mkdir(parents=True, exist_ok=True)
     with open(env_dir.parent / "venv-lambda.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stamp.exists():
-            venv.EnvBuilder(clear=True, with_pip=True).create(env_dir)
-            subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                            "--disable-pip-version-check", "-r", str(RUNTIME_REQUIREMENTS)],
-                           check=True, capture_output=True, text=True, timeout=600)
+            # as `make lambda-venv` builds it: manylinux2014 wheels Lambda's glibc 2.26 loads
+            lambda_venv.build(env_dir, RUNTIME_REQUIREMENTS)
             provided = env_dir / "lambda-runtime"
             provided.mkdir(exist_ok=True)
             for name in LAMBDA_PROVIDED:
@@ -138,6 +136,9 @@ def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, ru
         assert {"handler.py", "zappa_settings.py", "deploy/tasks.py", "shop_api/wsgi.py",
                 "consumers/outbox_sweep.py", rds_ca.RDS_CA_BUNDLE} <= set(names)
         assert any(n.startswith("inventory_core/adapters/migrations/") for n in names)
+        # every shared object loads on Lambda's glibc 2.26 (cryptography, cffi, …)
+        assert [n for n in names if n.endswith(".so")], "no compiled extension packaged?"
+        assert callbacks.too_new_for_lambda(zipped) == {}
         task_root = tmp_path / "task"
         zipped.extractall(task_root)
 

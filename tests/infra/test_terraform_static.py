@@ -202,10 +202,9 @@ def test_each_service_role_has_logs_and_vpc_access(terraform_hcl):
     assert attachments["service_managed"]["for_each"] == "${local.service_managed_policies}"
     roles = {name: body for _, _, name, body in blocks(terraform_hcl, "resource", "aws_iam_role")}
     assert roles["service"]["for_each"] == "${local.services}"
-    trust = policy_documents(terraform_hcl)["lambda_assume"]
-    (statement,) = statements(trust)
-    assert statement["actions"] == ["sts:AssumeRole"]
-    assert statement["principals"][0]["identifiers"] == ["lambda.amazonaws.com"]
+    # who may assume each role: tests/infra/test_api_gateway_invoke.py
+    assert roles["service"]["assume_role_policy"] == (
+        "${data.aws_iam_policy_document.service_assume[each.key].json}")
     inline = {name: body for _, _, name, body
               in blocks(terraform_hcl, "resource", "aws_iam_role_policy")}
     for service in ("shop", "factory", "consumers"):
@@ -227,7 +226,8 @@ def test_least_privilege_per_service(terraform_hcl):
     assert "local.services.consumers.database" in consumers["ReadOwnDatabaseSecret"]
     # topics and queues: only the ones in its entry of local.services
     assert "local.services.shop.publishes" in shop["PublishOwnTopics"]
-    assert set(shop) == {"PublishOwnTopics", "RedriveToSourceQueues", "ReadOwnDatabaseSecret",
+    assert set(shop) == {"ApiGatewayInvokesOwnFunction", "PublishOwnTopics",
+                         "RedriveToSourceQueues", "ReadOwnDatabaseSecret",
                          "UseKeyForTopicsAndSecret"}
     assert "local.services.shop.sends_to" in shop["RedriveToSourceQueues"]
     assert "local.services.factory.consumes" in factory["ConsumeOwnQueues"]
@@ -237,7 +237,9 @@ def test_least_privilege_per_service(terraform_hcl):
     assert "local.services.factory.consumes" in factory["DeadLetterPermanentFailures"]
     assert "local.services.consumers.consumes" in consumers["DeadLetterPermanentFailures"]
     assert "RedriveToSourceQueues" not in consumers
-    assert "aws_ses_email_identity.sender.arn" in consumers["SendMailAsSender"]
+    assert "local.ses_identity_arns" in consumers["SendMailAsSender"]
+    assert "local.factory_api_execute_arn" in consumers["CallFactoryApi"]
+    assert "execute-api" not in " ".join(shop.values()) + " ".join(factory.values())
     assert "ses" not in " ".join(shop) + " ".join(factory)
     for document in ("shop", "factory", "consumers"):
         (kms,) = [s for s in statements(documents[document])

@@ -6,6 +6,7 @@ import json
 import re
 
 from inventory_core import topology
+from inventory_core.service_layer import dead_letters
 from tests.infra.conftest import TERRAFORM_DIR, as_list, blocks
 
 PLACEHOLDER = "PREFIX"
@@ -96,9 +97,12 @@ def test_iam_service_map_names_only_topology_keys_and_covers_every_queue(terrafo
 def test_iam_services_match_the_design(terraform_hcl):
     services = iam_services(terraform_hcl)
     assert services["shop"]["publishes"] == ["replenishment_requested", "stock_events"]
-    # the shop consumes nothing; it sends to every source queue only to redrive dead letters
+    # the shop consumes nothing; it sends to source queues only to redrive dead letters, and
+    # never to the factory's own production queue (dead_letters.NOT_REDRIVEN_BY_SHOP)
     assert services["shop"]["consumes"] == []
-    assert services["shop"]["sends_to"] == "${keys(local.queues)}"
+    queues = {q.key for q in topology.TOPOLOGY.queues}
+    assert set(services["shop"]["sends_to"]) == queues - set(dead_letters.NOT_REDRIVEN_BY_SHOP)
+    assert "production" in dead_letters.NOT_REDRIVEN_BY_SHOP
     assert services["factory"]["publishes"] == ["production_completed"]
     assert services["factory"]["consumes"] == ["production"] == services["factory"]["sends_to"]
     assert services["consumers"]["publishes"] == ["stock_events"]
