@@ -91,7 +91,8 @@ def build(env_dir: Path = DEFAULT_DIR, requirements: Path = REQUIREMENTS,
     stamp = env_dir / ".lambda-venv"
     if stamp.exists() and stamp.read_text() == digest(requirements):
         return env_dir
-    venv.EnvBuilder(clear=True, with_pip=False).create(env_dir)
+    # with pip (and, on 3.11, setuptools): Zappa's CLI imports setuptools; `exclude` drops both
+    venv.EnvBuilder(clear=True, with_pip=True).create(env_dir)
     target = site_packages(env_dir)
     done = run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                 "--no-deps", "--prefer-binary", "--platform", PLATFORM, "--python-version",

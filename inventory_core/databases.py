@@ -34,7 +34,10 @@ class Database:
                            getattr(settings, f"{self.name}_database_secret_arn"))
 
     def sessions(self, settings: Settings) -> sessionmaker:
-        return session_factory(self.url(settings))
+        # The password is never in the engine's URL: it is read from the secret at each new
+        # connection, so a rotation needs no restart (inventory_core.adapters.db).
+        return session_factory(getattr(settings, f"{self.name}_database_url"),
+                               getattr(settings, f"{self.name}_database_secret_arn"))
 
     def unit_of_work(self, settings: Settings, publisher: Publisher | None = None) -> UnitOfWork:
         return UnitOfWork(self.sessions(settings), self.outbox_model, publisher)

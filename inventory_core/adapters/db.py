@@ -1,11 +1,21 @@
 """Engines and sessions, shaped for Lambda: one engine per process and URL (reused across warm
 invocations), a small pool with pre-ping and recycle (RDS closes idle connections), and every
-session closed by its unit of work, so no request leaks a connection."""
+session closed by its unit of work, so no request leaks a connection.
+
+Database passwords rotate (RDS rotates a managed master password every 7 days by default). An
+engine given a Secrets Manager ARN never holds the password: each *new* connection takes the
+user name and password from the secret (cached CREDENTIALS_TTL seconds), and when MySQL refuses
+them (error 1045, access denied) the secret is fetched again and the connection tried once more,
+and then once with the secret's AWSPENDING version if it has one: Secrets Manager's rotation sets
+the new password in the database (setSecret) before it makes that version AWSCURRENT
+(finishSecret). So a rotation costs a few extra connect attempts, never a failed request or a
+container restart; a container that started mid-rotation corrects itself the same way."""
 from __future__ import annotations
 
-import functools
 import json
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,15 +23,94 @@ from sqlalchemy import CursorResult, Engine, UpdateBase, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, str | None], Engine] = {}
 _lock = threading.Lock()
+CREDENTIALS_TTL = 300.0  # seconds a fetched secret is used for new connections
+ACCESS_DENIED = 1045  # MySQL ER_ACCESS_DENIED_ERROR: wrong user name or password
 
 
-def make_engine(url: str) -> Engine:
+class _Credentials:
+    """Secrets Manager credentials per secret ARN, fetched on first use and again after
+    CREDENTIALS_TTL or when the database refused them. `clock` and `fetch` are replaceable."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[float, str, str]] = {}
+        self._lock = threading.Lock()
+        self.clock = time.monotonic
+        self.fetch: Callable[..., tuple[str, str] | None] = _fetch_secret
+
+    def get(self, secret_arn: str, refresh: bool = False) -> tuple[str, str]:
+        with self._lock:
+            cached = self._cache.get(secret_arn)
+            if cached and not refresh and self.clock() < cached[0]:
+                return cached[1], cached[2]
+        fetched = self.fetch(secret_arn)  # outside the lock: a network call
+        assert fetched is not None  # AWSCURRENT always exists
+        username, password = fetched
+        with self._lock:
+            self._cache[secret_arn] = (self.clock() + CREDENTIALS_TTL, username, password)
+        return username, password
+
+    def pending(self, secret_arn: str) -> tuple[str, str] | None:
+        """The AWSPENDING version's credentials while a rotation is under way, else None."""
+        return self.fetch(secret_arn, "AWSPENDING")
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+def _fetch_secret(secret_arn: str, stage: str = "AWSCURRENT") -> tuple[str, str] | None:
+    import boto3  # only deployed functions need it here
+
+    client = boto3.client("secretsmanager")
+    try:
+        value = client.get_secret_value(SecretId=secret_arn, VersionStage=stage)
+    except client.exceptions.ResourceNotFoundException:
+        if stage == "AWSCURRENT":
+            raise
+        return None  # no rotation under way
+    secret = json.loads(value["SecretString"])
+    return secret["username"], secret["password"]
+
+
+credentials = _Credentials()
+
+
+def _access_denied(exc: BaseException) -> bool:
+    return bool(getattr(exc, "args", None)) and exc.args[0] == ACCESS_DENIED
+
+
+def _use_secret(engine: Engine, secret_arn: str) -> None:
+    """Every new connection of `engine` logs in with the secret's current credentials."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect, _record, cargs, cparams):
+        cparams["user"], cparams["password"] = credentials.get(secret_arn)
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            if not _access_denied(exc):
+                raise
+        # Rotated since we fetched it (or mid-rotation when we did): fetch again, try once more.
+        current = credentials.get(secret_arn, refresh=True)
+        cparams["user"], cparams["password"] = current
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            pending = credentials.pending(secret_arn) if _access_denied(exc) else None
+            if pending is None or pending == current:
+                raise
+        # The database has the new password, the secret's AWSCURRENT not yet.
+        cparams["user"], cparams["password"] = pending
+        return dialect.loaded_dbapi.connect(*cargs, **cparams)
+
+
+def make_engine(url: str, secret_arn: str | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=5, max_overflow=10, pool_pre_ping=True, pool_recycle=280,
         # READ COMMITTED: a transaction that found too little stock re-reads the latest committed
@@ -29,6 +118,9 @@ def make_engine(url: str) -> Engine:
         isolation_level="READ COMMITTED",
         connect_args={"connect_timeout": 10, "charset": "utf8mb4"},
     )
+    if secret_arn:
+        _use_secret(engine, secret_arn)
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -56,33 +148,30 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def get_engine(url: str) -> Engine:
-    """The process-wide engine for `url`, created on first use."""
+def get_engine(url: str, secret_arn: str | None = None) -> Engine:
+    """The process-wide engine for `url` (and, with `secret_arn`, credentials from that secret at
+    each connect), created on first use."""
+    key = (url, secret_arn)
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get(key)
         if engine is None:
-            engine = _engines[url] = make_engine(url)
+            engine = _engines[key] = make_engine(url, secret_arn)
         return engine
 
 
-def session_factory(url: str) -> sessionmaker:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def session_factory(url: str, secret_arn: str | None = None) -> sessionmaker:
+    return sessionmaker(bind=get_engine(url, secret_arn), expire_on_commit=False)
 
 
 def resolve_url(url: str, secret_arn: str | None) -> str:
     """`url`, or with `secret_arn` the same URL with the user name and password of that Secrets
-    Manager secret (RDS keeps its managed master password there), fetched once per process."""
-    return _url_with_secret(url, secret_arn) if secret_arn else url
-
-
-@functools.lru_cache(maxsize=8)
-def _url_with_secret(url: str, secret_arn: str) -> str:
-    import boto3  # only deployed functions need it here
-
-    secret = json.loads(boto3.client("secretsmanager").get_secret_value(
-        SecretId=secret_arn)["SecretString"])
-    return (make_url(url).set(username=secret["username"], password=secret["password"])
-            .render_as_string(hide_password=False))
+    Manager secret as of now: for one-off tools (migrations, `deploy.tasks`, the CLI). The
+    services' engines take the credentials at each connect instead (session_factory)."""
+    if not secret_arn:
+        return url
+    username, password = credentials.get(secret_arn, refresh=True)
+    return make_url(url).set(username=username, password=password).render_as_string(
+        hide_password=False)
 
 
 def tls_cipher(url: str) -> str | None:

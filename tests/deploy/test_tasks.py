@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from deploy import tasks
-from inventory_core.adapters.db import _url_with_secret, get_engine
+from inventory_core.adapters.db import credentials, get_engine
 from inventory_core.config import Settings
 
 
@@ -38,7 +38,7 @@ def test_database_url_takes_user_and_password_from_the_rds_secret():
     arn = boto3.client("secretsmanager", region_name="ap-northeast-2").create_secret(
         Name="rds!db-test", SecretString=json.dumps({"username": "admin", "password": "p@ss:w/rd"})
     )["ARN"]
-    _url_with_secret.cache_clear()
+    credentials.clear()
     settings = Settings(shop_database_url="mysql+pymysql://admin@db.example:3306/shop"
                                           "?ssl_ca=/var/task/deploy/certs/rds-global-bundle.pem",
                         shop_database_secret_arn=arn)
@@ -48,4 +48,4 @@ def test_database_url_takes_user_and_password_from_the_rds_secret():
     assert url.query == {"ssl_ca": "/var/task/deploy/certs/rds-global-bundle.pem"}  # TLS kept
     plain = Settings(factory_database_url="sqlite:///x.db")
     assert tasks.database_url("factory", plain) == "sqlite:///x.db"
-    _url_with_secret.cache_clear()
+    credentials.clear()
