@@ -4,7 +4,10 @@
 - a transient failure (any exception) is reported in `batchItemFailures`: SQS redelivers it after
   the visibility timeout and, after maxReceiveCount, moves it to the dead-letter queue;
 - a permanent failure (`PermanentFailure`, or an `InvalidEvent` the schema rejected) can never
-  succeed, so it goes to the queue's DLQ at once, with the reason, instead of burning retries.
+  succeed, so it goes to the queue's DLQ at once, with the reason, instead of burning retries;
+- `RetryLater` (a throttled dependency) is not a failure of the message: it is reported for
+  redelivery too, but after a backoff set with ChangeMessageVisibility (short, growing with the
+  receive count) instead of the queue's full visibility timeout, and logged as a warning.
 """
 from __future__ import annotations
 
@@ -21,6 +24,22 @@ RecordHandler = Callable[[dict], object]  # what it returns is not used
 
 class PermanentFailure(Exception):
     """No retry can fix this message (e.g. the factory answered 4xx): dead-letter it now."""
+
+
+class RetryLater(Exception):
+    """A dependency throttled us: try this message again after a backoff."""
+
+
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_MAX_SECONDS = 300
+
+
+def backoff_seconds(receive: int) -> int:
+    """5 s, 10 s, 20 s … at most 5 minutes, with up to 20 % jitter so throttled messages spread."""
+    import random
+
+    base = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, receive - 1))
+    return base + random.randint(0, base // 5)  # nosec B311 - jitter, not a secret
 
 
 def queue_name_of(record: dict) -> str:
@@ -42,6 +61,12 @@ def handle_batch(event: dict, record_handler: RecordHandler, messaging: Messagin
                       queue_name_of(record), exc)
             if not _dead_letter_now(record, str(exc), messaging):
                 failures.append({"itemIdentifier": message_id})
+        except RetryLater as exc:
+            delay = backoff_seconds(receive_count(record))
+            log.warning("message %s from %s: %s; trying again in %d s", message_id,
+                        queue_name_of(record), exc, delay)
+            _delay(record, delay, messaging)
+            failures.append({"itemIdentifier": message_id})
         except Exception:  # any other failure is worth another delivery
             log.exception("message %s from %s failed (receive %d); it will be redelivered",
                           message_id, queue_name_of(record), receive_count(record))
@@ -54,6 +79,15 @@ def send_shape(message_attributes: dict | None) -> dict:
     return {name: {"DataType": value.get("dataType", "String"), "StringValue": value["stringValue"]}
             for name, value in (message_attributes or {}).items()
             if value.get("stringValue") is not None}
+
+
+def _delay(record: dict, seconds: int, messaging: Messaging) -> None:
+    try:
+        messaging.delay(messaging.queue_url(queue_name_of(record)), record["receiptHandle"],
+                        seconds)
+    except Exception:  # then the queue's own visibility timeout applies
+        log.exception("could not delay message %s; it comes back after the visibility timeout",
+                      record.get("messageId"))
 
 
 def _dead_letter_now(record: dict, reason: str, messaging: Messaging) -> bool:

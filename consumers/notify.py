@@ -3,20 +3,34 @@ the item's advertisement and e-mail the ad or factory manager through SES.
 
 Idempotent on the event id (see inventory_core.service_layer.notifications): a duplicate sends no
 second e-mail.
-An SES error raises, so the record is reported in batchItemFailures, redelivered, and
-dead-lettered after maxReceiveCount."""
+SES errors, by kind (inventory_core.adapters.messaging):
+- refused for good (MessageRejected, an unverified sender or sandbox recipient, AccessDenied …):
+  the message is dead-lettered at once with SES's reason, instead of burning 5 receives;
+- throttled (the sandbox sends 1 message/s): the message comes back after a short backoff
+  (ChangeMessageVisibility), not after the queue's 180 s;
+- anything else: reported in batchItemFailures, redelivered, dead-lettered after maxReceiveCount.
+Whatever was sent stays sent: a redelivery sends only the e-mails still unsent."""
 from __future__ import annotations
 
 from consumers import runtime
-from consumers.batch import handle_batch
+from consumers.batch import PermanentFailure, RetryLater, handle_batch
+from inventory_core.adapters.messaging import MailRejected, MailThrottled
 from inventory_core.domain.events import parse_event
 from inventory_core.service_layer import notifications
 
 
 def handle_record(record: dict) -> notifications.NotifyResult:
     event = parse_event(record["body"], expected_types=notifications.EVENT_TYPES)
-    return notifications.handle_event(runtime.shop_uow(), runtime.messaging(),
-                                      runtime.settings().ses_sender, event)
+    try:
+        return notifications.handle_event(runtime.shop_uow(), runtime.messaging(),
+                                          runtime.settings().ses_sender, event)
+    except notifications.EmailNotSent as exc:
+        errors = exc.errors
+        if errors and any(isinstance(e, MailThrottled) for e in errors):
+            raise RetryLater(str(exc)) from exc
+        if errors and all(isinstance(e, MailRejected) for e in errors):
+            raise PermanentFailure(str(exc)) from exc
+        raise
 
 
 def handler(event: dict, context=None) -> dict:

@@ -40,6 +40,28 @@ FAST = Config(connect_timeout=2, read_timeout=READ_TIMEOUT_SECONDS,
               retries={"max_attempts": 2, "mode": "standard"})
 
 
+# SES answers that no retry changes (SES API v1 SendEmail): the address or content is refused, the
+# sender identity is unverified (or, in the sandbox, the recipient), the role may not send, the
+# account's sending is paused. Dead-letter at once, with the reason.
+SES_PERMANENT = frozenset({
+    "MessageRejected", "MailFromDomainNotVerifiedException", "MailFromDomainNotVerified",
+    "AccessDenied", "AccessDeniedException", "InvalidParameterValue",
+    "ConfigurationSetDoesNotExist", "ConfigurationSetDoesNotExistException",
+    "ConfigurationSetSendingPausedException", "AccountSendingPausedException",
+})
+# Too fast (the sandbox allows 1 message/s) or the day's quota is used: back off, try later.
+SES_THROTTLED = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException",
+                           "LimitExceededException"})
+
+
+class MailRejected(Exception):
+    """SES refused the e-mail for good (SES_PERMANENT)."""
+
+
+class MailThrottled(Exception):
+    """SES throttled the send: try again after a pause."""
+
+
 class Messaging:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -147,11 +169,28 @@ class Messaging:
 
     # --- e-mail (the notify consumer's Mailer) ---------------------------------------------------
     def send_email(self, sender: str, to: str, subject: str, body: str) -> str:
-        """Send one plain-text e-mail with SES; SES's message id. Raises on any SES error."""
-        return self.client("ses").send_email(
-            Source=sender, Destination={"ToAddresses": [to]},
-            Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                     "Body": {"Text": {"Data": body, "Charset": "UTF-8"}}})["MessageId"]
+        """Send one plain-text e-mail with SES; SES's message id. Raises MailRejected or
+        MailThrottled for those SES answers, any other error as it is."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client("ses").send_email(
+                Source=sender, Destination={"ToAddresses": [to]},
+                Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
+                         "Body": {"Text": {"Data": body, "Charset": "UTF-8"}}})["MessageId"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            message = exc.response.get("Error", {}).get("Message", "")
+            if code in SES_PERMANENT:
+                raise MailRejected(f"SES {code}: {message}") from exc
+            if code in SES_THROTTLED:
+                raise MailThrottled(f"SES {code}: {message}") from exc
+            raise
+
+    def delay(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again only after `seconds` (a backoff)."""
+        self.client("sqs").change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds)
 
 
 def ensure_topology(settings: Settings, visibility_timeout: int | None = None) -> dict:

@@ -57,7 +57,12 @@ class Mailer(Protocol):
 
 class EmailNotSent(RuntimeError):
     """Some e-mail of the event is still unsent (SES failed, or another delivery is sending it
-    right now): the message must come back later."""
+    right now): the message must come back later. `errors` are the mailer's exceptions, so the
+    consumer can tell a permanent refusal or throttling from a passing failure."""
+
+    def __init__(self, message: str, errors: tuple[BaseException, ...] = ()):
+        super().__init__(message)
+        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,7 @@ PLANNERS = {"stock.depleted": _on_depleted, "stock.restocked": _on_restocked,
 def send_pending(uow: UnitOfWork, mailer: Mailer, sender: str, event_id: str) -> int:
     """Send every unsent e-mail of `event_id` once; how many this call sent. Raises EmailNotSent
     when any is left unsent (after trying them all)."""
-    sent, problems = 0, []
+    sent, problems, errors = 0, [], []
     for email_id in _unsent_ids(uow, event_id):
         email = _claim(uow, email_id)
         if email is None:
@@ -193,11 +198,12 @@ def send_pending(uow: UnitOfWork, mailer: Mailer, sender: str, event_id: str) ->
             log.warning("e-mail %s to %s failed: %s", email_id, email.recipient, exc)
             _release(uow, email_id, f"{exc.__class__.__name__}: {exc}"[:500])
             problems.append(f"e-mail {email_id} to {email.recipient}: {exc}")
+            errors.append(exc)
             continue
         _mark_sent(uow, email_id, message_id)
         sent += 1
     if problems:
-        raise EmailNotSent("; ".join(problems))
+        raise EmailNotSent("; ".join(problems), tuple(errors))
     return sent
 
 

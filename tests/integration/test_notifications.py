@@ -178,15 +178,19 @@ def test_a_restock_resumes_the_ad_and_mails_once(deployment):
     assert ad_status(settings.shop_database_url, 1) == "active"
 
 
-def test_an_ses_failure_keeps_the_email_pending_and_a_later_delivery_sends_it_once(deployment):
-    settings, _ = deployment  # the sender is NOT verified yet: SES rejects every message
+def test_an_ses_refusal_dead_letters_at_once_and_a_redrive_sends_it_once(deployment):
+    settings, _ = deployment  # the sender is NOT verified yet: SES answers MessageRejected
     shop_service.adjust_stock(shop_uow(settings.shop_database_url), 3, -3, "count")
     [body] = outbox_bodies(settings.shop_database_url, "stock.depleted")
     record = sqs_record(settings, body)
 
     answer = notify.handler({"Records": [record]})
 
-    assert answer == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    # permanent: straight to the DLQ with SES's reason, no 5 receives burnt
+    assert answer == {"batchItemFailures": []}
+    [dead] = _dead_letters(settings)
+    assert dead["Body"] == body
+    assert "MessageRejected" in dead["MessageAttributes"]["failure_reason"]["StringValue"]
     [row] = email_rows(settings.shop_database_url)
     assert row.status == "pending" and row.ses_message_id is None
     assert "not verified" in row.last_error
@@ -194,7 +198,7 @@ def test_an_ses_failure_keeps_the_email_pending_and_a_later_delivery_sends_it_on
     assert ses_messages(settings.aws_endpoint_url, settings.ses_sender) == []
 
     ensure_ses_sender(settings)
-    for receive_count in (2, 3):  # the redelivery sends it; a later duplicate sends nothing
+    for receive_count in (1, 2):  # the redrive sends it; a later duplicate sends nothing
         assert notify.handler({"Records": [sqs_record(settings, body, receive_count)]}) == {
             "batchItemFailures": []}
     [row] = email_rows(settings.shop_database_url)
@@ -216,6 +220,13 @@ def test_an_unknown_event_type_is_dead_lettered_at_once(deployment):
     dead = Messaging(settings).receive(
         Messaging(settings).queue_url_of("notification", dead_letter=True), 10, 1)
     assert [m["Body"] for m in dead] == [json.dumps(event)]
+
+
+def _dead_letters(settings) -> list[dict]:
+    messaging = Messaging(settings)
+    return messaging.client("sqs").receive_message(
+        QueueUrl=messaging.queue_url_of("notification", dead_letter=True), WaitTimeSeconds=1,
+        MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
 
 
 # --- the domain with a fake mailer (no SES needed) ------------------------------------------------
