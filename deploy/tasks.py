@@ -6,9 +6,10 @@
     zappa invoke factory_prod deploy.tasks.upgrade_factory
 
 Each reads its database URL and secret ARN from the stage's environment (inventory_core.config),
-puts the user name and password from Secrets Manager into the URL the way the services do
-(inventory_core.adapters.db), and runs inventory_core.adapters.migrate. Idempotent: run them after
-every deploy.
+puts the user name and password from Secrets Manager into the URL (inventory_core.adapters.db),
+and runs inventory_core.adapters.migrate. The shop tasks then write the deployment's recipients
+(AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS) over the sample data's @example.com managers.
+Idempotent: run them after every deploy.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import logging
 from sqlalchemy.engine import make_url
 
 from inventory_core.adapters import db, migrate
+from inventory_core.adapters import seed as seed_data
 from inventory_core.config import Settings
 from inventory_core.databases import FACTORY, SHOP
 
@@ -30,13 +32,21 @@ def database_url(database: str, settings: Settings | None = None) -> str:
 
 
 def _run(database: str, seed: bool) -> dict:
-    url = database_url(database)
+    settings = Settings.from_env()
+    url = database_url(database, settings)
     migrate.upgrade(database, url)
     seeded = migrate.seed(database, url) if seed else False
     where = make_url(url)
-    answer = {"database": database, "backend": where.get_backend_name(),
-              "host": where.host, "name": where.database, "migrated": True, "seeded": seeded,
-              "tls_cipher": db.tls_cipher(url)}
+    answer: dict[str, object] = {
+        "database": database, "backend": where.get_backend_name(), "host": where.host,
+        "name": where.database, "migrated": True, "seeded": seeded,
+        "tls_cipher": db.tls_cipher(url)}
+    if database == SHOP.name and (settings.ad_manager_email or settings.factory_manager_emails):
+        # AD_MANAGER_EMAIL / FACTORY_MANAGER_EMAILS (Terraform variables) over the sample data's
+        # @example.com managers, on every run: the deployment's recipients stay as configured.
+        with db.session_factory(url).begin() as session:
+            answer["recipients"] = seed_data.set_recipients(
+                session, settings.ad_manager_email, dict(settings.factory_manager_emails))
     log.info("database task done: %s", answer)
     return answer
 

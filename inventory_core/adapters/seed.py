@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from inventory_core.adapters.models.factory import FactorySite, ProductionLog
@@ -47,3 +47,21 @@ def seed_factory(session: Session) -> bool:
                     for f, n, _ in SHOP_FACTORIES)
     session.add(ProductionLog(**SAMPLE_LOG))
     return True
+
+
+def set_recipients(session: Session, ad_manager_email: str | None,
+                   factory_manager_emails: dict[int, str]) -> dict[str, int]:
+    """Write the deployment's recipients (Terraform variables, through deploy.tasks) over the
+    sample data's @example.com addresses, which can never receive mail (RFC 2606). Every ad gets
+    the ad manager; each named factory its manager. How many rows each changed."""
+    changed = {"advertisements": 0, "factories": 0}
+    if ad_manager_email:
+        changed["advertisements"] = session.execute(
+            update(Advertisement).where(Advertisement.manager_email != ad_manager_email)
+            .values(manager_email=ad_manager_email)).rowcount  # type: ignore[attr-defined]
+    for factory_id, email in factory_manager_emails.items():
+        changed["factories"] += session.execute(
+            update(Factory).where(Factory.factory_id == factory_id,
+                                  Factory.manager_email != email)
+            .values(manager_email=email)).rowcount  # type: ignore[attr-defined]
+    return changed

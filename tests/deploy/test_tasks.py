@@ -49,3 +49,23 @@ def test_database_url_takes_user_and_password_from_the_rds_secret():
     plain = Settings(factory_database_url="sqlite:///x.db")
     assert tasks.database_url("factory", plain) == "sqlite:///x.db"
     credentials.clear()
+
+
+def test_prepare_shop_writes_the_deployments_recipients_over_the_sample_managers(tmp_path,
+                                                                                 monkeypatch):
+    """The sample data's @example.com managers can never receive mail (RFC 2606): on AWS the
+    Terraform variables' addresses replace them, on every run."""
+    shop = f"sqlite:///{tmp_path / 'shop.db'}"
+    monkeypatch.setenv("SHOP_DATABASE_URL", shop)
+    monkeypatch.delenv("SHOP_DATABASE_SECRET_ARN", raising=False)
+    monkeypatch.setenv("AD_MANAGER_EMAIL", "ads@shop.example.org")
+    monkeypatch.setenv("FACTORY_MANAGER_EMAILS", "2=plant2@shop.example.org")
+    answer = tasks.prepare_shop({}, None)
+    assert answer["recipients"] == {"advertisements": 3, "factories": 1}
+    with get_engine(shop).connect() as connection:
+        assert set(connection.execute(text("SELECT manager_email FROM advertisements"))
+                   .scalars()) == {"ads@shop.example.org"}
+        assert connection.execute(text("SELECT factory_id, manager_email FROM factories ORDER BY "
+                                       "factory_id")).all() == [
+            (1, "factory1@example.com"), (2, "plant2@shop.example.org")]
+    assert tasks.upgrade_shop({}, None)["recipients"] == {"advertisements": 0, "factories": 0}
