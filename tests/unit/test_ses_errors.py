@@ -14,7 +14,7 @@ from inventory_core.service_layer import notifications
 SETTINGS = Settings(aws_endpoint_url="http://127.0.0.1:1", aws_account_id="123456789012")
 
 
-@pytest.mark.parametrize(("code", "raised"), [
+@pytest.mark.parametrize("code, raised", [
     ("MessageRejected", MailRejected), ("MailFromDomainNotVerifiedException", MailRejected),
     ("AccessDenied", MailRejected), ("Throttling", MailThrottled),
     ("InternalFailure", ClientError), ("ServiceUnavailable", ClientError)])
@@ -53,7 +53,7 @@ def _record(receive: int) -> dict:
             "attributes": {"ApproximateReceiveCount": str(receive)}, "messageAttributes": {}}
 
 
-@pytest.mark.parametrize(("receive", "low", "high"), [(1, 5, 6), (3, 20, 24), (12, 300, 360)])
+@pytest.mark.parametrize("receive, low, high", [(1, 5, 6), (3, 20, 24), (12, 300, 360)])
 def test_throttled_messages_come_back_after_a_growing_backoff(receive, low, high):
     queues = FakeQueues()
 
@@ -68,7 +68,7 @@ def test_throttled_messages_come_back_after_a_growing_backoff(receive, low, high
     assert queues.sent == []  # not dead-lettered
 
 
-@pytest.mark.parametrize(("errors", "raised"), [
+@pytest.mark.parametrize("errors, raised", [
     ((MailRejected("SES MessageRejected: Email address is not verified."),),
      batch.PermanentFailure),
     ((MailThrottled("SES Throttling"), MailRejected("SES MessageRejected")), batch.RetryLater),
