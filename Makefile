@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint demo bench generate clean install lambda-venv lock
+.PHONY: run test lint demo bench generate clean install lambda-venv lock deploy-rehearsal
 install: $(STAMP)
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
@@ -41,6 +41,9 @@ generate: $(STAMP) ## rewrite the files derived from inventory_core/topology.py 
 
 lambda-venv: $(STAMP) ## the virtualenv Zappa packages: manylinux2014 wheels Lambda's glibc 2.26 loads
 	$(PY) -m deploy.lambda_venv --dir .venv-lambda
+
+deploy-rehearsal: $(STAMP) ## the whole zappa deploy/update/status/undeploy against moto (~2 min)
+	$(PY) -m tests.deploy.rehearsal
 
 lock: $(STAMP)  ## re-pin requirements/*.txt (pip freeze of fresh virtualenvs); then run make test
 	$(PY) tools/lock.py
