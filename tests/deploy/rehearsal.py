@@ -109,7 +109,7 @@ def terraform_stand_in(endpoint: str) -> dict:
     outputs = {k: v["value"] for k, v in json.loads(EXAMPLE_OUTPUTS.read_text()).items()}
     iam, ec2, sqs, sns, secrets, s3 = (client(s) for s in
                                        ("iam", "ec2", "sqs", "sns", "secretsmanager", "s3"))
-    for service, arn in outputs["role_arns"].items():
+    for arn in outputs["role_arns"].values():
         iam.create_role(RoleName=arn.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
              "Principal": {"Service": ["lambda.amazonaws.com", "apigateway.amazonaws.com"]}}]}))
@@ -143,7 +143,7 @@ def terraform_stand_in(endpoint: str) -> dict:
     outputs["vpc_id"] = vpc
     outputs["database_secret_arns"] = database_secrets
     outputs["admin_secret_arn"] = admin
-    for service, env in outputs["zappa_environment"].items():
+    for env in outputs["zappa_environment"].values():
         for database, arn in database_secrets.items():
             if f"{database.upper()}_DATABASE_SECRET_ARN" in env:
                 env[f"{database.upper()}_DATABASE_SECRET_ARN"] = arn
