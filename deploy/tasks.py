@@ -14,6 +14,7 @@ Idempotent: run them after every deploy.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
@@ -67,11 +68,33 @@ def prepare_factory(event=None, context=None) -> dict:
     return _run("factory", seed=True)
 
 
+# Imported lazily on a request path (first connect, a signed call), so importing the handlers
+# alone would not load them.
+LAZY_IMPORTS = ("pymysql", "sqlalchemy.dialects.mysql.pymysql",
+                "cryptography.hazmat.primitives.asymmetric.rsa",  # MySQL 8 auth
+                "botocore.auth", "botocore.awsrequest",  # SigV4 (inventory_core.adapters.aws_auth)
+                "alembic.command")  # these tasks
+
+
+def compiled_modules(root: Path) -> list[str]:
+    """Every compiled extension module under `root` (the unpacked package), as a module name."""
+    found = []
+    for path in root.rglob("*.so"):
+        parts = path.relative_to(root).parts
+        stem = parts[-1].split(".", 1)[0]
+        tagged = ".cpython-" in parts[-1] or ".abi3." in parts[-1]
+        if tagged and all(part.isidentifier() for part in (*parts[:-1], stem)):
+            found.append(".".join((*parts[:-1], stem)))
+    return sorted(found)
+
+
 def self_check(event=None, context=None) -> dict:
     """Import every function this stage's Zappa settings name (its app, its event sources and
-    schedules) and the MySQL driver: `zappa invoke <stage> deploy.tasks.self_check` after a deploy
-    proves the package is complete without touching a database or a queue."""
+    schedules), what requests import lazily (LAZY_IMPORTS) and every compiled extension in the
+    package: `zappa invoke <stage> deploy.tasks.self_check` after a deploy proves the package is
+    complete and loads on Lambda's runtime (its glibc), without touching a database or a queue."""
     import importlib
+    import os
     import sys
 
     import zappa_settings  # type: ignore[import-not-found]  # Zappa writes it into the package
@@ -84,6 +107,8 @@ def self_check(event=None, context=None) -> dict:
     for name in names:
         module, attribute = name.rsplit(".", 1)
         getattr(importlib.import_module(module), attribute)
-    importlib.import_module("pymysql")
-    importlib.import_module("cryptography.hazmat.primitives.asymmetric.rsa")  # MySQL 8 auth
-    return {"stage": zappa_settings.API_STAGE, "python": sys.version.split()[0], "imported": names}
+    compiled = compiled_modules(Path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()))
+    for module in (*LAZY_IMPORTS, *compiled):
+        importlib.import_module(module)
+    return {"stage": zappa_settings.API_STAGE, "python": sys.version.split()[0], "imported": names,
+            "compiled": compiled}

@@ -153,6 +153,8 @@ def test_zappa_package_holds_runtime_code_only_and_its_handler_answers(stage, ru
         f"{sys.version_info.major}.{sys.version_info.minor}.")
     expected = {e["function"] for e in load_settings()[stage]["events"] if "event_source" in e}
     assert expected <= set(checked["imported"])
+    # every compiled extension of the package loaded (on Lambda: against its glibc 2.26)
+    assert {"cryptography.hazmat.bindings._rust", "_cffi_backend"} <= set(checked["compiled"])
 
     if not stage.startswith("consumers"):
         health = run_clean(task_root, runtime_venv, api_gateway_event("GET", "/health"))
