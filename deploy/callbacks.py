@@ -137,16 +137,20 @@ def signed_touch(zappa_cli, *, get=None) -> int:
     if get is None:
         import requests
         get = requests.get
-    status = 0
+    outcome = "no answer"
     for attempt in range(4):  # a new function's first (cold, in-VPC) start can take seconds
-        response = get(url, headers=dict(request.headers.items()), timeout=30)
-        status = response.status_code
-        if status == 200:
-            return status
+        try:
+            response = get(url, headers=dict(request.headers.items()), timeout=30)
+        except Exception as exc:  # noqa: BLE001 - any transport failure is a failed check
+            outcome = f"failed ({exc.__class__.__name__}: {str(exc)[:200]})"
+        else:
+            if response.status_code == 200:
+                return 200
+            outcome = f"answered {response.status_code}, not 200"
         time.sleep(2 ** attempt)
-    raise RuntimeError(f"signed GET {url} answered {status}, not 200: the factory stage is not "
-                       "healthy, or the deploying identity may not execute-api:Invoke it; its SQS "
-                       "mappings stay disabled (docs/deploy.md)")
+    raise RuntimeError(f"signed GET {url} {outcome}: the factory stage is not healthy, or the "
+                       "deploying identity may not execute-api:Invoke it; its SQS mappings stay "
+                       "disabled until a `zappa update` passes this check (docs/deploy.md)")
 
 
 def post_deploy(zappa_cli) -> None:

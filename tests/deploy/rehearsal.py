@@ -182,12 +182,13 @@ class Project:
                  str(outputs), "--settings", str(self.settings_file), *extra)
         self.overlay()
 
-    def overlay(self) -> None:
-        """ALLOWANCE: no `touch` offline (it resolves the real execute-api host name)."""
+    def overlay(self, signed_touch: frozenset[str] = frozenset()) -> None:
+        """ALLOWANCE: no `touch` offline (it resolves the real execute-api host name), except
+        the signed one of the stages named, to see it fail."""
         settings = json.loads(self.settings_file.read_text())
         for stage in STAGES:
             settings[stage]["touch"] = False
-            settings[stage]["signed_touch"] = False
+            settings[stage]["signed_touch"] = stage in signed_touch
         self.settings_file.write_text(json.dumps(settings, indent=2))
 
     def zappa_cmd(self, *args: str) -> str:
@@ -290,8 +291,23 @@ def rehearse(work: Path) -> dict:
                   for e in settings[s]["events"] if "event_source" in e),
               "every SQS mapping is declared disabled (the callback enables it)")
 
-        print("3. zappa deploy")
-        for stage in STAGES:
+        print("3. zappa deploy, the factory's first one with a health check that fails")
+        project.overlay(signed_touch=frozenset({"factory_dev"}))  # offline: its host never answers
+        try:
+            project.zappa_cmd("deploy", "factory_dev")
+        except RehearsalFailed as failed:
+            check("signed GET" in str(failed), "factory_dev: deploy stops at the failed health "
+                  "check, before the callback enables anything")
+        else:
+            raise RehearsalFailed("factory_dev deployed although its health check cannot pass")
+        states = {m["State"] for m in aws("lambda").list_event_source_mappings(
+            FunctionName=aws("lambda").get_function(FunctionName=function_name("factory_dev"))[
+                "Configuration"]["FunctionArn"])["EventSourceMappings"]}
+        check(states == {"Disabled"}, "factory_dev: its mapping stays disabled (messages wait, "
+              "none is deleted)")
+        project.overlay()
+        project.zappa_cmd("update", "factory_dev")  # the next update enables it
+        for stage in ("shop_dev", "consumers_dev"):
             out = project.zappa_cmd("deploy", stage)
             check("no shared object newer than glibc 2.26" in out, f"{stage}: zip callback ran")
         verify_functions(aws, outputs)

@@ -322,3 +322,36 @@ def test_factory_api_url_auto_asks_zappa_for_the_factory_stages_api(monkeypatch,
     assert written["consumers_prod"]["environment_variables"]["FACTORY_API_URL"] == \
         "https://abc.execute-api.ap-northeast-2.amazonaws.com/factory_prod"
     assert set(written) == {"base", "shop_prod", "factory_prod", "consumers_prod"}
+
+
+def test_the_command_writes_all_or_nothing(tmp_path, rds_ca_project, monkeypatch):
+    """A missing output, the factory writer missing, or no CA bundle: the file stays as it was."""
+    target = tmp_path / "zappa_settings.json"
+    before = SETTINGS_PATH.read_text()
+    target.write_text(before)
+    broken = json.loads(gen.EXAMPLE_OUTPUTS["dev"].read_text())
+    broken.pop("dlq_arns")
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    with pytest.raises(gen.OutputsError):
+        gen.main(["--env", "dev", "--outputs", str(tmp_path / "broken.json"), "--settings",
+                  str(target)])
+    assert target.read_text() == before
+    no_writer = json.loads(gen.EXAMPLE_OUTPUTS["dev"].read_text())
+    no_writer["zappa_environment"]["value"]["factory"].pop("FACTORY_WRITER_ROLE_ARN")
+    (tmp_path / "no-writer.json").write_text(json.dumps(no_writer))
+    with pytest.raises(gen.OutputsError, match="FACTORY_WRITER_ROLE_ARN"):
+        gen.main(["--env", "dev", "--outputs", str(tmp_path / "no-writer.json"), "--settings",
+                  str(target)])
+    assert target.read_text() == before
+
+    def no_bundle():
+        raise OSError("no route to the trust store")
+
+    monkeypatch.setattr(gen.rds_ca, "ensure", no_bundle)
+    moved = json.loads(gen.EXAMPLE_OUTPUTS["dev"].read_text())
+    moved["private_subnet_ids"]["value"] = ["subnet-0new"]
+    (tmp_path / "out.json").write_text(json.dumps(moved))
+    assert gen.main(["--env", "dev", "--outputs", str(tmp_path / "out.json"), "--settings",
+                     str(target)]) == 1
+    assert target.read_text() == before
+    assert not list(tmp_path.glob(".zappa_settings.json.tmp"))
