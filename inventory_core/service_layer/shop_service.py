@@ -245,18 +245,23 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
     `production_order_id` / `factory_id` None: not compared). Then: stock += quantity, a
     `restock` ledger row, the order fulfilled with what arrived; a short delivery reorders at
     once if stock is still below the reorder point. Anything else changes no stock: it is
-    recorded as a delivery anomaly and e-mailed to the operator (`delivery.anomaly`)."""
+    recorded as a delivery anomaly and e-mailed to the operator (`delivery.anomaly`). An item
+    the shop does not know raises ItemNotFound (retried, then dead-lettered)."""
     check_quantity(quantity)
     with uow:
         session = uow.session
         if not first_delivery(session, ShopProcessedEvent, consumer, event_id):
             return ReceiveResult(False, item_id)
         item = _lock_item(session, item_id)  # the item first, then its order: as a sale locks
+        if item is None:
+            # Not judged at all: retried, then dead-lettered, so an operator sees it, can fix the
+            # catalogue and redrive it (then it is judged like any other completion).
+            raise ItemNotFound(item_id)
         order = (session.get(ReplenishmentOrder, replenishment_order_id, with_for_update=True,
                              options=[lazyload("*")]) if replenishment_order_id else None)
         facts = None
         if order is not None:
-            ordered_item = item if item and item.item_id == order.item_id else session.get(
+            ordered_item = item if item.item_id == order.item_id else session.get(
                 Item, order.item_id)
             facts = replenishment.OrderFacts(order.status, order.item_id,
                                              ordered_item.factory_id if ordered_item else -1,
@@ -275,7 +280,7 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
             metrics.emit("DeliveryAnomalies")  # the kind is in the log line and the row
             log.warning("production.completed %s changed no stock: %s", event_id, anomaly)
             return ReceiveResult(True, item_id, anomaly=verdict.value)
-        assert item is not None and order is not None  # judged a delivery: both exist
+        assert order is not None  # judged a delivery: it names an open order
         before = item.quantity
         item.quantity = before + quantity
         _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
