@@ -1,4 +1,5 @@
-"""Delivery consumer: `production.completed` -> the shop restocks, once per event id.
+"""Delivery consumer: `production.completed` -> the shop restocks, once per event id, and only
+for a completion that matches an open replenishment order (else: a recorded anomaly).
 
 A duplicate (SQS at-least-once, or the factory's relay publishing twice) is recognised by
 `receive_stock` from the processed-events table and succeeds without changing anything."""
@@ -18,10 +19,12 @@ EVENT_TYPES = ("production.completed",)
 def handle_record(record: dict) -> shop_service.ReceiveResult:
     event = parse_event(record["body"], expected_types=EVENT_TYPES)
     p = event.payload
-    # An unknown item raises ItemNotFound: retried, then dead-lettered after maxReceiveCount, so an
-    # operator can fix the catalogue and redrive it rather than lose produced stock.
-    result = shop_service.receive_stock(runtime.shop_uow(), event.event_id, p["item_id"],
-                                        p["quantity"], p["replenishment_order_id"])
+    # Stock moves only for a completion that matches an open order of its item; any other is
+    # recorded as an anomaly (no stock, the operator e-mailed) and the message is done with.
+    result = shop_service.receive_stock(
+        runtime.shop_uow(), event.event_id, p["item_id"], p["quantity"],
+        p["replenishment_order_id"], production_order_id=p["production_order_id"],
+        factory_id=p["factory_id"])
     if not result.applied:
         log.info("production.completed %s was applied before; nothing to do", event.event_id)
     return result

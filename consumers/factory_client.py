@@ -56,14 +56,46 @@ def request_production(base_url: str, order: dict, region: str,
 
     Idempotent on the factory side (keyed on replenishment_order_id), so retrying is safe.
     `deadline` (a time.monotonic() value) stops retrying when the invocation is about to end."""
-    body = dict(order)
-    if correlation_id:
-        body["correlation_id"] = correlation_id
-    payload = json.dumps(body, separators=(",", ":")).encode()  # signed bytes = sent bytes
-    headers = {"Content-Type": "application/json"}
+    return _call("POST", base_url, "/production-orders", order, region, correlation_id,
+                 attempts, deadline)
+
+
+def cancel_production(base_url: str, order: dict, region: str,
+                      correlation_id: str | None = None, attempts: int = ATTEMPTS,
+                      deadline: float | None = None) -> dict:
+    """POST /production-orders/cancel with the order's terms; the cancelled production order.
+    Idempotent on the factory side; 409 (FactoryRejected) when it was already produced."""
+    return _call("POST", base_url, "/production-orders/cancel", order, region, correlation_id,
+                 attempts, deadline)
+
+
+def get_production_order(base_url: str, production_order_id: int, region: str,
+                         attempts: int = ATTEMPTS) -> dict | None:
+    """GET /production-orders/<id>, signed like every call (on AWS the factory's API Gateway
+    authorizes reads too); None when the factory answers 404 (it has no such order)."""
+    try:
+        return _call("GET", base_url, f"/production-orders/{int(production_order_id)}", None,
+                     region, None, attempts, None)
+    except FactoryRejected as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _call(method: str, base_url: str, path: str, body: dict | None, region: str,
+          correlation_id: str | None, attempts: int, deadline: float | None) -> dict:
+    payload = b""
+    headers: dict[str, str] = {}
+    if body is not None:
+        body = dict(body)
+        if correlation_id:
+            body["correlation_id"] = correlation_id
+        payload = json.dumps(body, separators=(",", ":")).encode()  # signed bytes = sent bytes
+        headers["Content-Type"] = "application/json"
     if correlation_id:
         headers["X-Correlation-Id"] = correlation_id
-    url = f"{base_url.rstrip('/')}/production-orders"
+    url = f"{base_url.rstrip('/')}{path}"
+    what = (body or {}).get("replenishment_order_id", path)
     problem = "no time left in this invocation"
     made = 0
     for attempt in range(1, attempts + 1):
@@ -76,8 +108,9 @@ def request_production(base_url: str, order: dict, region: str,
         time.sleep(pause)
         made = attempt
         try:
-            signed = aws_auth.sign("POST", url, headers, payload, region)
-            response = _session().post(url, data=payload, headers=signed, timeout=TIMEOUT)
+            signed = aws_auth.sign(method, url, headers, payload, region)
+            response = _session().request(method, url, data=payload or None, headers=signed,
+                                          timeout=TIMEOUT)
         except (requests.ConnectionError, requests.Timeout) as exc:
             problem = f"{exc.__class__.__name__}: {exc}"
         else:
@@ -87,6 +120,6 @@ def request_production(base_url: str, order: dict, region: str,
                 problem = f"HTTP {response.status_code}"
             else:
                 raise FactoryRejected(response.status_code, response.text)
-        log.warning("factory call %d/%d for replenishment %s failed: %s", attempt, attempts,
-                    order.get("replenishment_order_id"), problem)
+        log.warning("factory call %s %s %d/%d for %s failed: %s", method, path, attempt,
+                    attempts, what, problem)
     raise FactoryUnavailable(f"factory unavailable after {made} attempt(s): {problem}")

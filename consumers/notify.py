@@ -1,5 +1,6 @@
-"""Notify consumer: stock.depleted / stock.restocked / replenishment.requested -> pause or resume
-the item's advertisement and e-mail the ad or factory manager through SES.
+"""Notify consumer: stock.depleted / stock.restocked / replenishment.requested and .cancelled ->
+pause or resume the item's advertisement and e-mail the ad or factory manager through SES;
+replenishment.failed / .stalled and delivery.anomaly -> e-mail the operator (OPERATOR_EMAIL).
 
 Idempotent on the event id (see inventory_core.service_layer.notifications): a duplicate sends no
 second e-mail.
@@ -22,8 +23,9 @@ from inventory_core.service_layer import notifications
 def handle_record(record: dict) -> notifications.NotifyResult:
     event = parse_event(record["body"], expected_types=notifications.EVENT_TYPES)
     try:
+        settings = runtime.settings()
         return notifications.handle_event(runtime.shop_uow(), runtime.messaging(),
-                                          runtime.settings().ses_sender, event)
+                                          settings.ses_sender, event, settings.operator_email)
     except notifications.EmailNotSent as exc:
         errors = exc.errors
         if errors and any(isinstance(e, MailThrottled) for e in errors):

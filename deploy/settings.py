@@ -24,7 +24,7 @@ from typing import Any
 
 from deploy import rds_ca
 from inventory_core import config
-from inventory_core.topology import TOPOLOGY, Queue, physical
+from inventory_core.topology import SCHEDULES, TOPOLOGY, Queue, physical
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = ROOT / "zappa_settings.json"
@@ -269,6 +269,8 @@ def env_stages(env: str, outputs: dict, factory_api_url: str | None = None) -> d
                            "description": f"Outbox sweep of the {service} database"})
         else:
             stage["apigateway_enabled"] = False
+        events += [{"function": s.function, "expression": rate_expression(s.rate_minutes),
+                    "description": s.description} for s in SCHEDULES if s.service == service]
         if service in IAM_AUTHORIZED:
             stage["iam_authorization"] = True
             # Zappa's `touch` is an unsigned GET: IAM authorization answers it 403 and Zappa stops
@@ -281,6 +283,11 @@ def env_stages(env: str, outputs: dict, factory_api_url: str | None = None) -> d
         stage["events"] = events
         stages[stage_name(service, env)] = stage
     return stages
+
+
+def rate_expression(minutes: int) -> str:
+    """EventBridge's rate syntax: singular unit for 1 ("rate(1 minute)"), plural otherwise."""
+    return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
 
 
 def build(existing: dict | None, env_outputs: dict[str, dict],

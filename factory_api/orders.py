@@ -19,6 +19,8 @@ blp = Blueprint("factory", __name__, description="Production orders")
 @blp.alt_response(200, schema=schemas.ProductionOrder,
                   description="Already accepted for this replenishment order; nothing new")
 @blp.alt_response(404, description="No such factory")
+@blp.alt_response(409, description="The replenishment id is taken by an order with another "
+                                   "factory, item or quantity; nothing changed")
 @blp.alt_response(401, description="Not signed by the factory writer; nothing was written")
 @blp.alt_response(403, description="Signed, but not by the factory writer; nothing was written")
 @blp.doc(security=WRITER_ONLY)
@@ -26,6 +28,23 @@ def accept_production_order(body: dict):
     order, created = factory_service.accept_production_order(
         unit_of_work(), lead_time_override=settings_of().production_seconds, **body)
     return order, 201 if created else 200
+
+
+@blp.post("/production-orders/cancel")
+@blp.arguments(schemas.ProductionOrderRequest)
+@blp.response(200, schemas.ProductionOrder, description="Cancelled (or cancelled before): "
+                                                        "nothing more is produced for it")
+@blp.alt_response(409, description="Already produced, or the id names an order with other terms")
+@blp.alt_response(404, description="No such factory")
+@blp.alt_response(401, description="Not signed by the factory writer; nothing was written")
+@blp.alt_response(403, description="Signed, but not by the factory writer; nothing was written")
+@blp.doc(security=WRITER_ONLY)
+def cancel_production_order(body: dict):
+    """The shop cancelled its replenishment order: stop what is not produced yet. Names the
+    order as the request did; a cancel that overtakes its request is kept, and the request then
+    produces nothing."""
+    order, _ = factory_service.cancel_production_order(unit_of_work(), **body)
+    return order
 
 
 @blp.get("/production-orders")

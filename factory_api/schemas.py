@@ -41,6 +41,7 @@ class ProductionOrder(Schema):
     due_at = fields.String()
     created_at = fields.String()
     completed_at = fields.String(allow_none=True)
+    cancelled_at = fields.String(allow_none=True)
 
 
 class ProductionOrderQuery(Schema):

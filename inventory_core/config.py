@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
+from inventory_core.domain.replenishment import Timeouts
 from inventory_core.topology import DEFAULT_PREFIX
 
 # Names of the environment variables (Terraform outputs and Zappa stages set exactly these).
@@ -42,12 +43,20 @@ FACTORY_MANAGER_EMAILS = "FACTORY_MANAGER_EMAILS"  # "1=a@x.org,2=b@y.org"
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
 DEFAULT_METRICS_NAMESPACE = "Replenishment"
 
+# The replenishment lifecycle's deadlines (consumers.lifecycle, docs/events.md): a request not
+# accepted within ACCEPT seconds is sent again, MAX_REQUESTS requests in all, then the order fails;
+# an accepted order GRACE seconds past the factory's due time is reconciled with the factory.
+REPLENISHMENT_ACCEPT_SECONDS = "REPLENISHMENT_ACCEPT_SECONDS"
+REPLENISHMENT_MAX_REQUESTS = "REPLENISHMENT_MAX_REQUESTS"
+REPLENISHMENT_GRACE_SECONDS = "REPLENISHMENT_GRACE_SECONDS"
+
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
             FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
             SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS,
-            METRICS_NAMESPACE)
+            METRICS_NAMESPACE, REPLENISHMENT_ACCEPT_SECONDS, REPLENISHMENT_MAX_REQUESTS,
+            REPLENISHMENT_GRACE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,14 @@ class Settings:
     operator_email: str | None = None
     ad_manager_email: str | None = None
     factory_manager_emails: tuple[tuple[int, str], ...] = ()  # (factory id, e-mail)
+    replenishment_accept_seconds: int = 1800
+    replenishment_max_requests: int = 3
+    replenishment_grace_seconds: int = 900
+
+    @property
+    def replenishment_timeouts(self) -> Timeouts:
+        return Timeouts(self.replenishment_accept_seconds, self.replenishment_max_requests,
+                        self.replenishment_grace_seconds)
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None) -> Settings:
@@ -102,10 +119,30 @@ class Settings:
             operator_email=get(OPERATOR_EMAIL, None),
             ad_manager_email=get(AD_MANAGER_EMAIL, None),
             factory_manager_emails=parse_factory_emails(get(FACTORY_MANAGER_EMAILS, "")),
+            replenishment_accept_seconds=_whole(
+                get(REPLENISHMENT_ACCEPT_SECONDS, base.replenishment_accept_seconds),
+                REPLENISHMENT_ACCEPT_SECONDS),
+            replenishment_max_requests=_whole(
+                get(REPLENISHMENT_MAX_REQUESTS, base.replenishment_max_requests),
+                REPLENISHMENT_MAX_REQUESTS),
+            replenishment_grace_seconds=_whole(
+                get(REPLENISHMENT_GRACE_SECONDS, base.replenishment_grace_seconds),
+                REPLENISHMENT_GRACE_SECONDS),
         )
 
     def but(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+def _whole(value, name: str) -> int:
+    """A positive whole number from the environment, or a ValueError that names the variable."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
+    if number < 1:
+        raise ValueError(f"{name}={value!r} must be at least 1")
+    return number
 
 
 def metrics_namespace(environ: os._Environ | dict | None = None) -> str:

@@ -74,15 +74,18 @@ class Topology:
 TOPOLOGY = Topology(
     topics=(
         Topic("replenishment_requested", "replenishment-requested",
-              "The seed's order-topic: the shop asks a factory for stock."),
+              "The seed's order-topic: the shop asks a factory for stock, or to stop (cancel)."),
         Topic("production_completed", "production-completed",
               "The seed's delivery-topic: a factory finished a production order."),
-        Topic("stock_events", "stock-events", "An item ran out of stock or came back."),
+        Topic("stock_events", "stock-events",
+              "An item ran out of stock or came back; a replenishment failed or stalled, or a "
+              "delivery matched no order: what the notify consumer e-mails."),
     ),
     queues=(
         Queue("order", "order-queue", "consumers.order.handler", max_receive_count=8,
               visibility_timeout=180, topics=("replenishment_requested",),
-              description="Replenishment requests, passed on to the factory API."),
+              description="Replenishment requests and cancellations, passed on to the factory "
+                          "API."),
         Queue("production", "production-queue", "consumers.production.handler", max_receive_count=5,
               visibility_timeout=180,
               description="The factory's own delayed 'production due' messages (lead time)."),
@@ -91,17 +94,39 @@ TOPOLOGY = Topology(
               description="Completed productions, restocked in the shop."),
         Queue("notification", "notification-queue", "consumers.notify.handler", max_receive_count=5,
               visibility_timeout=180, topics=("stock_events", "replenishment_requested"),
-              description="Stock-outs, restocks and replenishment requests: pause/resume ads, "
-                          "e-mail the ad and factory managers."),
+              description="Stock-outs, restocks, replenishment requests and cancellations, "
+                          "failed or stalled orders and delivery anomalies: pause/resume ads, "
+                          "e-mail the ad and factory managers and the operator."),
     ),
     dead_letter_consumer="consumers.dead_letter.handler",
     event_types={
         "production.due": QUEUE_DESTINATION + "production",
         "replenishment.requested": "replenishment_requested",
+        "replenishment.cancelled": "replenishment_requested",
+        "replenishment.failed": "stock_events",
+        "replenishment.stalled": "stock_events",
+        "delivery.anomaly": "stock_events",
         "production.completed": "production_completed",
         "stock.depleted": "stock_events",
         "stock.restocked": "stock_events",
     },
+)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A function run on a timer: an EventBridge rule on AWS (Zappa `events` of its service's
+    stage), a loop in the local stack's part of that service."""
+    function: str  # dotted path of `handler(event, context)`
+    service: str  # the Zappa stage family that runs it (deploy.settings.SERVICES)
+    rate_minutes: int
+    description: str
+
+
+# The outbox sweeps are scheduled by deploy.settings.SWEEPS (one per API service).
+SCHEDULES = (
+    Schedule("consumers.lifecycle.handler", "consumers", 1,
+             "Replenishment lifecycle check: deadlines, reconciliation, escalation"),
 )
 
 

@@ -6,6 +6,10 @@ queue's consumer function and batch size/window, and one per dead-letter queue w
 dead-letter consumer. The list comes from the topology alone, so a queue added there is consumed
 here without a change; a consumer whose module does not exist (yet) is reported and skipped: its
 queue is not polled at all, so its messages wait there instead of burning their receive count.
+Beside the pollers, each scheduled function of the consumers (`inventory_core.topology.SCHEDULES`,
+the replenishment lifecycle check) runs every LIFECYCLE_INTERVAL seconds, as EventBridge runs it
+every minute on AWS: in this part, so it holds the consumers' credentials (it signs its factory
+reads with the writer's key pair, as the order consumer signs its writes).
 SIGTERM or SIGINT stops every poller.
 """
 from __future__ import annotations
@@ -19,9 +23,9 @@ import time
 
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.config import Settings
-from inventory_core.topology import TOPOLOGY, Topology
-from local_stack.poller import PollStats, QueuePoller, load_function, pollers_for
-from local_stack.stack_config import EVENT_SOURCES_READY
+from inventory_core.topology import SCHEDULES, TOPOLOGY, Topology
+from local_stack.poller import LambdaContext, PollStats, QueuePoller, load_function, pollers_for
+from local_stack.stack_config import EVENT_SOURCES_READY, lifecycle_interval
 
 log = logging.getLogger("local_stack.event_sources")
 WAIT_SECONDS = 5  # long polling; also bounds how long a stop waits for an idle poller
@@ -79,6 +83,24 @@ def run_poller(poller: QueuePoller, stop: threading.Event) -> None:
     poller.run(stop, on_poll=lambda stats: log_invocation(poller.name, stats))
 
 
+def run_schedule(dotted: str, interval: float, stop: threading.Event) -> None:
+    """Call `dotted(event, context)` every `interval` seconds until `stop`; a failure is logged
+    and the next run tries again (EventBridge would invoke it again a minute later)."""
+    failing = False
+    while not stop.wait(interval):
+        try:
+            function = load_function(dotted)
+            function({"source": "local.schedule"}, LambdaContext(dotted, 60))
+        except Exception:  # say so once per outage, keep the schedule
+            if not failing:
+                log.exception("scheduled %s failed; trying again every %.1fs", dotted, interval)
+            failing = True
+        else:
+            if failing:
+                log.info("scheduled %s works again", dotted)
+            failing = False
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -110,10 +132,15 @@ def main() -> int:
         return 0
     threads = [threading.Thread(target=run_poller, args=(p, stop), name=p.name, daemon=True)
                for p in pollers]
+    interval = lifecycle_interval()
+    threads += [threading.Thread(target=run_schedule, args=(s.function, interval, stop),
+                                 name=s.function, daemon=True)
+                for s in SCHEDULES if s.service == "consumers"]
     for thread in threads:
         thread.start()
-    log.info("%s: polling %d queues: %s", EVENT_SOURCES_READY, len(pollers),
-             ", ".join(f"{p.name} -> {p.function}" for p in pollers))
+    log.info("%s: polling %d queues: %s; every %.1fs: %s", EVENT_SOURCES_READY, len(pollers),
+             ", ".join(f"{p.name} -> {p.function}" for p in pollers), interval,
+             ", ".join(s.function for s in SCHEDULES if s.service == "consumers"))
     while not stop.is_set():
         stop.wait(1)
     deadline = time.monotonic() + STOP_GRACE_SECONDS

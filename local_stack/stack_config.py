@@ -23,10 +23,15 @@ from inventory_core.config import (
     FACTORY_WRITER_ACCESS_KEY_ID,
     FACTORY_WRITER_ROLE_ARN,
     FACTORY_WRITER_SECRET_ACCESS_KEY,
+    OPERATOR_EMAIL,
     PRODUCTION_SECONDS,
+    REPLENISHMENT_ACCEPT_SECONDS,
+    REPLENISHMENT_GRACE_SECONDS,
+    REPLENISHMENT_MAX_REQUESTS,
     SHOP_DATABASE_URL,
     Settings,
 )
+from inventory_core.domain.replenishment import Timeouts
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: children run from here
 VAR = ROOT / "var"  # ignored by git; the default SQLite files live here
@@ -40,7 +45,14 @@ LOCAL_VISIBILITY_TIMEOUT = "LOCAL_VISIBILITY_TIMEOUT"
 DEFAULT_VISIBILITY_TIMEOUT = 5
 RELAY_INTERVAL = "RELAY_INTERVAL"  # seconds between two outbox sweeps
 DEFAULT_RELAY_INTERVAL = 3.0
+# Seconds between two runs of the replenishment lifecycle check (every minute on AWS): short, so
+# short REPLENISHMENT_* timeouts (a demo, a test) take effect within seconds.
+LIFECYCLE_INTERVAL = "LIFECYCLE_INTERVAL"
+DEFAULT_LIFECYCLE_INTERVAL = 5.0
 LOCAL_VERBOSE = "LOCAL_VERBOSE"  # 1: also show moto's request log
+# Who the operator e-mails go to locally (failed or stalled orders, delivery anomalies): moto's
+# SES keeps them, the dashboard lists them. OPERATOR_EMAIL chooses another.
+DEFAULT_OPERATOR_EMAIL = "operator@example.com"
 
 # What the consumers and relay parts print once they run; the supervisor waits for these texts.
 EVENT_SOURCES_READY = "event sources ready"
@@ -79,6 +91,10 @@ class StackConfig:
     relay_interval: float
     production_seconds: str | None
     verbose: bool
+    lifecycle_interval: float = DEFAULT_LIFECYCLE_INTERVAL
+    # The replenishment deadlines every part reads (inventory_core.config; the ready banner)
+    timeouts: Timeouts = Settings().replenishment_timeouts
+    operator_email: str = DEFAULT_OPERATOR_EMAIL
 
     @property
     def shop_url(self) -> str:
@@ -133,6 +149,13 @@ def relay_interval(environ=None) -> float:
     return _number(env, RELAY_INTERVAL, DEFAULT_RELAY_INTERVAL) or DEFAULT_RELAY_INTERVAL
 
 
+def lifecycle_interval(environ=None) -> float:
+    """LIFECYCLE_INTERVAL, or its default when unset or 0."""
+    env = os.environ if environ is None else environ
+    return (_number(env, LIFECYCLE_INTERVAL, DEFAULT_LIFECYCLE_INTERVAL)
+            or DEFAULT_LIFECYCLE_INTERVAL)
+
+
 def load(environ=None) -> StackConfig:
     env = os.environ if environ is None else environ
     ports = {name: _port(env, name) for name in DEFAULT_PORTS}
@@ -157,7 +180,19 @@ def load(environ=None) -> StackConfig:
         relay_interval=relay_interval(env),
         production_seconds=production,
         verbose=env.get(LOCAL_VERBOSE, "") not in ("", "0"),
+        lifecycle_interval=lifecycle_interval(env),
+        timeouts=_timeouts(env),
+        operator_email=env.get(OPERATOR_EMAIL) or DEFAULT_OPERATOR_EMAIL,
     )
+
+
+def _timeouts(env) -> Timeouts:
+    try:
+        return Settings.from_env({name: env.get(name, "") for name in (
+            REPLENISHMENT_ACCEPT_SECONDS, REPLENISHMENT_MAX_REQUESTS,
+            REPLENISHMENT_GRACE_SECONDS)}).replenishment_timeouts
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def child_environment(config: StackConfig, environ=None) -> dict[str, str]:
@@ -178,6 +213,8 @@ def child_environment(config: StackConfig, environ=None) -> dict[str, str]:
         ADMIN_TOKEN: config.admin_token,
         LOCAL_VISIBILITY_TIMEOUT: str(config.visibility_timeout),
         RELAY_INTERVAL: str(config.relay_interval),
+        LIFECYCLE_INTERVAL: str(config.lifecycle_interval),
+        OPERATOR_EMAIL: config.operator_email,
         "PYTHONUNBUFFERED": "1",  # lines reach the supervisor as they are written
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
     })

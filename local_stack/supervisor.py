@@ -435,6 +435,11 @@ class Supervisor:
         lead = (f"{c.production_seconds}s (PRODUCTION_SECONDS)" if c.production_seconds is not None
                 else "the factories' own (10s, 20s; set PRODUCTION_SECONDS to change)")
         say(f"  production lead time: {lead}; SQS visibility timeout {c.visibility_timeout}s")
+        t = c.timeouts
+        say(f"  replenishment deadlines: accept within {t.accept_seconds}s, at most "
+            f"{t.max_requests} requests, grace {t.grace_seconds}s after the factory's due time "
+            f"(REPLENISHMENT_ACCEPT_SECONDS / _MAX_REQUESTS / _GRACE_SECONDS); checked every "
+            f"{c.lifecycle_interval:g}s; operator e-mails to {c.operator_email}")
         token_note = ("generated for this session; set ADMIN_TOKEN to choose one"
                       if c.admin_token_generated else "from ADMIN_TOKEN")
         say(f"  admin token: {c.admin_token}  ({token_note})")

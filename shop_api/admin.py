@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from api_common.auth import admin_required
 from api_common.context import messaging, unit_of_work
 from api_common.errors import error_response
-from inventory_core.service_layer import dead_letters, shop_service
+from inventory_core.service_layer import dead_letters, replenishments, shop_service
 from shop_api import schemas
 
 blp = Blueprint("admin", __name__, url_prefix="/admin",
@@ -71,3 +71,17 @@ def redrive_all(body: dict | None = None):
     redriven = dead_letters.redrive_all(unit_of_work(), messaging(),
                                         (body or {}).get("source_queue"))
     return {"redriven": len(redriven), "dead_letters": redriven}
+
+
+@blp.post("/replenishment-orders/<id:replenishment_order_id>/cancel")
+@blp.arguments(schemas.CancelRequest, required=False)
+@blp.response(200, schemas.ReplenishmentOrder, description="Cancelled: the item may reorder at "
+                                                           "once; the factory is asked to stop")
+@blp.alt_response(404, description="No such replenishment order")
+@blp.alt_response(409, description="It has already ended (fulfilled, cancelled or failed)")
+@blp.doc(security=BEARER)
+@admin_required
+def cancel_replenishment(body: dict | None, replenishment_order_id: int):
+    """Cancel an open replenishment order (docs/events.md: the lifecycle)."""
+    reason = (body or {}).get("reason") or "cancelled by an operator"
+    return replenishments.cancel(unit_of_work(), replenishment_order_id, reason)

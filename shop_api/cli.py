@@ -1,5 +1,5 @@
-"""`flask --app shop_api dead-letters list|redrive`, beside the shared `db` and `outbox`
-commands."""
+"""`flask --app shop_api dead-letters list|redrive` and `replenishments list|cancel`, beside the
+shared `db` and `outbox` commands."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,8 @@ from flask.cli import AppGroup
 
 from api_common.cli import register_database_commands
 from inventory_core.domain.errors import DomainError
-from inventory_core.service_layer import dead_letters
+from inventory_core.domain.replenishment import STATUSES
+from inventory_core.service_layer import dead_letters, replenishments, shop_service
 
 
 def register(app: Flask) -> None:
@@ -58,3 +59,35 @@ def register(app: Flask) -> None:
         click.echo(f"redrove #{row['dead_letter_id']} to {row['source_queue']}")
 
     app.cli.add_command(dead)
+
+    orders = AppGroup("replenishments", help="Replenishment orders and their lifecycle.")
+
+    @orders.command("list")
+    @click.option("--status", type=click.Choice(STATUSES), default=None)
+    @click.option("--limit", default=50, show_default=True)
+    def list_orders(status, limit):
+        """Replenishment orders, newest first."""
+        from api_common.context import unit_of_work
+        rows = shop_service.list_replenishments(unit_of_work(), status, limit)
+        for row in rows:
+            click.echo(f"#{row['replenishment_order_id']:<6} {row['status']:<10} item "
+                       f"{row['item_id']:<4} qty {row['quantity']:<7} requests "
+                       f"{row['request_count']} factory order {row['factory_reference'] or '-'}"
+                       + (f"  ({row['end_reason']})" if row["end_reason"] else ""))
+        if not rows:
+            click.echo("no replenishment orders")
+
+    @orders.command("cancel")
+    @click.argument("replenishment_order_id", type=int)
+    @click.option("--reason", default="cancelled by an operator", show_default=True)
+    def cancel_order(replenishment_order_id, reason):
+        """Cancel an open order: the item may reorder at once, the factory is asked to stop."""
+        from api_common.context import unit_of_work
+        try:
+            row = replenishments.cancel(unit_of_work(), replenishment_order_id, reason)
+        except DomainError as exc:  # not found, or it has already ended
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"cancelled replenishment order #{row['replenishment_order_id']} "
+                   f"({row['quantity']} x item {row['item_id']}); the factory is asked to stop")
+
+    app.cli.add_command(orders)

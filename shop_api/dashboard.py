@@ -20,7 +20,7 @@ import logging
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from api_common import auth
+from api_common import auth, settings_of
 from api_common.context import unit_of_work
 from inventory_core.service_layer import dashboard, sign_in
 
@@ -50,7 +50,7 @@ def page() -> Response:
     session = auth.current_session()
     if session is None:
         return _hardened(redirect(url_for("dashboard.sign_in_page"), 303))
-    state = dashboard.dashboard_state(unit_of_work())
+    state = _state()
     return _hardened(make_response(render_template(
         "dashboard.html", state=state, refresh_ms=int(REFRESH_SECONDS * 1000),
         csrf_token=session.csrf_token)))
@@ -59,7 +59,12 @@ def page() -> Response:
 @bp.get("/state")
 @auth.admin_required
 def state_json() -> Response:
-    return _hardened(make_response(dashboard.dashboard_state(unit_of_work())))
+    return _hardened(make_response(_state()))
+
+
+def _state() -> dict:
+    return dashboard.dashboard_state(unit_of_work(),
+                                     timeouts=settings_of().replenishment_timeouts)
 
 
 # --- signing in and out ----------------------------------------------------------------------

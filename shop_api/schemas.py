@@ -93,6 +93,11 @@ class StockAdjustment(Schema):
     reason = Text(required=True, validate=validate.Length(min=1, max=90))
 
 
+class CancelRequest(Schema):
+    reason = Text(validate=validate.Length(min=1, max=150),
+                  metadata={"description": "why (kept with the order; the factory is told)"})
+
+
 class StockLevel(Schema):
     item_id = fields.Integer()
     quantity = fields.Integer()

@@ -5,9 +5,10 @@
 #   factory    publishes production-completed; sends to and consumes its production queue (lead time);
 #              dead-letters permanent failures of that queue; reads the factory DB secret
 #   consumers  consume order, delivery and notification queues and every DLQ (dead-letter consumer);
-#              dead-letter their permanent failures at once; publish stock-events; send mail as the
-#              SES sender; read the shop DB secret; call the factory's API (execute-api:Invoke,
-#              SigV4-signed: the factory stages use IAM authorization)
+#              dead-letter their permanent failures at once; publish stock-events and (the lifecycle
+#              check asking a factory again, a short delivery reordering) replenishment-requested;
+#              send mail as the SES sender; read the shop DB secret; call the factory's API
+#              (execute-api:Invoke, SigV4-signed: the factory stages use IAM authorization)
 #
 # API Gateway (REST API, Zappa's default v1) invokes the shop and factory functions by *assuming the
 # stage's role*: Zappa 0.63 (core.py create_and_setup_methods) sets every method integration's
@@ -43,8 +44,8 @@ locals {
       api         = true
     }
     consumers = {
-      description = "SQS consumers: order, delivery, notification and dead-letter"
-      publishes   = ["stock_events"]
+      description = "SQS consumers (order, delivery, notification, dead-letter), lifecycle check"
+      publishes   = ["replenishment_requested", "stock_events"]
       consumes    = ["order", "delivery", "notification"]
       sends_to    = []
       database    = "shop"

@@ -56,6 +56,46 @@ class ReplenishmentRequested(Schema):
     trigger = fields.String(required=True, validate=validate.OneOf(["shortage", "reorder_point"]))
 
 
+class _OrderEvent(Schema):
+    """What every event about one replenishment order names."""
+    replenishment_order_id = fields.Integer(**_id)
+    item_id = fields.Integer(**_id)
+    item_name = fields.String(**_name)
+    factory_id = fields.Integer(**_id)
+    factory_name = fields.String(**_name)
+    quantity = fields.Integer(**_quantity)
+
+
+_reason: dict[str, Any] = {"required": True, "validate": validate.Length(min=1, max=200)}
+
+
+class ReplenishmentCancelled(_OrderEvent):
+    requester = fields.String(**_name)
+    reason = fields.String(**_reason)
+
+
+class ReplenishmentFailed(_OrderEvent):
+    request_count = fields.Integer(**_id)
+    reason = fields.String(**_reason)
+
+
+class ReplenishmentStalled(_OrderEvent):
+    factory_status = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    reason = fields.String(**_reason)
+
+
+class DeliveryAnomaly(Schema):
+    """A `production.completed` that changed no stock (see domain.replenishment.Anomaly)."""
+    anomaly_id = fields.Integer(**_id)
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    completion_event_id = fields.String(required=True, validate=validate.Length(min=1, max=36))
+    replenishment_order_id = fields.Integer(required=True, strict=True, allow_none=True)
+    production_order_id = fields.Integer(required=True, strict=True, allow_none=True)
+    item_id = fields.Integer(required=True, strict=True)
+    quantity = fields.Integer(required=True, strict=True)
+    detail = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
 class ProductionCompleted(Schema):
     production_order_id = fields.Integer(**_id)
     replenishment_order_id = fields.Integer(**_id)
@@ -78,6 +118,10 @@ class StockChanged(Schema):
 
 PAYLOAD_SCHEMAS: dict[str, type[Schema]] = {
     "replenishment.requested": ReplenishmentRequested,
+    "replenishment.cancelled": ReplenishmentCancelled,
+    "replenishment.failed": ReplenishmentFailed,
+    "replenishment.stalled": ReplenishmentStalled,
+    "delivery.anomaly": DeliveryAnomaly,
     "production.completed": ProductionCompleted,
     "production.due": ProductionDue,
     "stock.depleted": StockChanged,

@@ -198,10 +198,9 @@ def judge_completion(order: OrderFacts | None, completion: Completion) -> Delive
     """A completion moves stock only for an open order of the same item, from that item's factory,
     under the production order the factory accepted (when the shop heard of it yet: a short lead
     time can complete before the acceptance is recorded), and for no more than was ordered."""
+    # The most telling mismatch first: "another item" says more than "that order has ended".
     if order is None:
         return Anomaly.UNKNOWN_ORDER
-    if order.status not in OPEN:
-        return Anomaly.ORDER_ENDED
     if order.item_id != completion.item_id:
         return Anomaly.WRONG_ITEM
     if order.factory_id != completion.factory_id:
@@ -209,5 +208,15 @@ def judge_completion(order: OrderFacts | None, completion: Completion) -> Delive
     if (order.factory_reference is not None
             and order.factory_reference != str(completion.production_order_id)):
         return Anomaly.WRONG_PRODUCTION_ORDER
+    if order.status not in OPEN:
+        return Anomaly.ORDER_ENDED
     outcome = delivery_outcome(order.quantity, completion.quantity)
     return Anomaly.OVER_DELIVERY if outcome is Delivery.OVER else outcome
+
+
+def mismatched_terms(asked: dict[str, object], answer: dict[str, object]) -> tuple[str, ...]:
+    """The fields of a production-order request (factory, item, quantity, the replenishment id)
+    the factory's answer does not repeat: empty when it answered with the order asked for. The
+    requester is not compared (the factory may mask it)."""
+    terms = ("replenishment_order_id", "factory_id", "item_id", "quantity")
+    return tuple(name for name in terms if answer.get(name) != asked.get(name))

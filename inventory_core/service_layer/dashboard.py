@@ -20,6 +20,9 @@ from inventory_core.adapters.models.shop import (
     StockLedgerEntry,
 )
 from inventory_core.adapters.outbox import pending_count
+from inventory_core.domain import replenishment
+from inventory_core.domain.replenishment import Timeouts
+from inventory_core.service_layer import replenishments
 from inventory_core.service_layer.dead_letters import failure_reason
 from inventory_core.service_layer.shop_service import item_as_dict
 from inventory_core.service_layer.unit_of_work import UnitOfWork
@@ -48,7 +51,9 @@ def stock_level(quantity: int, reorder_point: int) -> str:
     return "low" if quantity < reorder_point else "ok"
 
 
-def dashboard_state(uow: UnitOfWork, now: datetime | None = None) -> dict:
+def dashboard_state(uow: UnitOfWork, now: datetime | None = None,
+                    timeouts: Timeouts | None = None) -> dict:
+    """`timeouts` (the configured deadlines) also show each open order's deadline."""
     now = now or utcnow()
     with uow:
         session = uow.session
@@ -65,12 +70,16 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None) -> dict:
                           "ad_status": ad.status if ad else None,
                           "on_order": order.quantity if order else 0})
         names = {i["item_id"]: i["name"] for i in items}
-        replenishments = [{
+        open_rows = [{
             "replenishment_order_id": o.replenishment_order_id, "item_id": o.item_id,
             "item_name": names.get(o.item_id, str(o.item_id)), "quantity": o.quantity,
             "status": o.status, "trigger": o.trigger, "factory_reference": o.factory_reference,
             "created_at": iso(o.created_at), "age_seconds": _age(now, o.created_at),
-            "accepted_at": iso(o.accepted_at)} for o in open_orders]
+            "accepted_at": iso(o.accepted_at), "request_count": o.request_count,
+            "stalled": o.escalated_at is not None,
+            "deadline": iso(replenishment.deadline(o.status, o.requested_at or o.created_at,
+                                                   o.accepted_at, o.due_at, timeouts))
+            if timeouts else None} for o in open_orders]
         paused = [{"item_id": ad.item_id, "item_name": names.get(ad.item_id, str(ad.item_id)),
                    "manager_email": mask_email(ad.manager_email), "paused_at": iso(ad.paused_at),
                    "paused_seconds": _age(now, ad.paused_at)}
@@ -103,13 +112,19 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None) -> dict:
         dead_count = session.scalar(select(func.count()).select_from(DeadLetter)
                                     .where(DeadLetter.status == "dead")) or 0
         outbox_pending = pending_count(session, ShopOutbox)
+    lifecycle = replenishments.counts(uow, timeouts, now)
+    anomalies = replenishments.recent_anomalies(uow)
     return {
         "generated_at": now.isoformat(timespec="seconds"),
         "summary": {"items": len(items), "out_of_stock": sum(i["level"] == "out" for i in items),
-                    "open_replenishments": len(replenishments), "ads_paused": len(paused),
+                    "open_replenishments": len(open_rows), "ads_paused": len(paused),
                     "dead_letters": dead_count, "emails_sent": email_counts.get("sent", 0),
                     "emails_pending": sum(n for s, n in email_counts.items() if s != "sent"),
-                    "outbox_pending": outbox_pending},
-        "items": items, "replenishments": replenishments, "ads_paused": paused,
+                    "outbox_pending": outbox_pending,
+                    "orders_failed": lifecycle["failed"], "orders_stalled": lifecycle["stalled"],
+                    "orders_overdue": lifecycle["overdue"],
+                    "delivery_anomalies": lifecycle["anomalies"]},
+        "items": items, "replenishments": open_rows, "ads_paused": paused,
+        "anomalies": anomalies,
         "ledger": ledger, "dead_letters": dead_letters, "emails": emails,
     }

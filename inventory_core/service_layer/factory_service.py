@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.factory import FactorySite, ProductionLog, ProductionOrder
-from inventory_core.domain.errors import NotFound
+from inventory_core.domain.errors import Conflict, NotFound
 from inventory_core.domain.events import new_event
 from inventory_core.domain.stock import InvalidQuantity, check_quantity  # noqa: F401 (part of the API)
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
@@ -25,13 +25,37 @@ from inventory_core.topology import SQS_MAX_DELAY_SECONDS
 # A due message may be handed over a moment before due_at (clock granularity); completing it then
 # is better than sending another message for less than a second.
 DUE_TOLERANCE_SECONDS = 1.0
-STATUSES = ("in_production", "completed")
+STATUSES = ("in_production", "completed", "cancelled")
 
 
 class UnknownFactory(NotFound):
     def __init__(self, factory_id: object) -> None:
         super().__init__(f"Factory {factory_id} does not exist.")
         self.factory_id = factory_id
+
+
+class ReplenishmentIdTaken(Conflict):
+    """A request repeats a replenishment order id with another factory, item or quantity: it is
+    not a retry of the order the factory holds, and the factory will not answer it with that
+    order (the shop's real request would then never be produced as asked)."""
+
+    def __init__(self, existing: ProductionOrder):
+        super().__init__(
+            f"Replenishment order {existing.replenishment_order_id} is already production order "
+            f"{existing.production_order_id} ({existing.quantity} x item {existing.item_id} at "
+            f"factory {existing.factory_id}); a request with other terms changes nothing.")
+
+
+class AlreadyProduced(Conflict):
+    def __init__(self, existing: ProductionOrder):
+        super().__init__(f"Production order {existing.production_order_id} was completed at "
+                         f"{iso(existing.completed_at)}; there is nothing left to cancel.")
+
+
+def _same_terms(existing: ProductionOrder, factory_id: int, item_id: int, quantity: int) -> None:
+    if (existing.factory_id, existing.item_id, existing.quantity) != (factory_id, item_id,
+                                                                       quantity):
+        raise ReplenishmentIdTaken(existing)
 
 
 # --- shapes -------------------------------------------------------------------------------------
@@ -49,7 +73,7 @@ def production_order_as_dict(order: ProductionOrder) -> dict:
             "item_name": order.item_name, "quantity": order.quantity,
             "requester": order.requester, "status": order.status,
             "due_at": iso(order.due_at), "created_at": iso(order.created_at),
-            "completed_at": iso(order.completed_at)}
+            "completed_at": iso(order.completed_at), "cancelled_at": iso(order.cancelled_at)}
 
 
 def log_as_dict(entry: ProductionLog) -> dict:
@@ -78,12 +102,14 @@ def accept_production_order(uow: UnitOfWork, replenishment_order_id: int, factor
                             correlation_id: str | None = None,
                             lead_time_override: int | None = None) -> tuple[dict, bool]:
     """Start producing for a shop replenishment order, once: a retried call (same
-    replenishment_order_id) returns the order it created before, with created=False."""
+    replenishment_order_id, factory, item and quantity) returns the order it created before,
+    with created=False; the same id with other terms raises ReplenishmentIdTaken (409)."""
     check_quantity(quantity)
     with uow:
         session = uow.session
         existing = _order_for(session, replenishment_order_id)
         if existing is not None:
+            _same_terms(existing, factory_id, item_id, quantity)
             return production_order_as_dict(existing), False
         factory = session.get(FactorySite, factory_id)
         if factory is None:
@@ -106,6 +132,7 @@ def accept_production_order(uow: UnitOfWork, replenishment_order_id: int, factor
             existing = _order_for(session, replenishment_order_id)
             if existing is None:
                 raise
+            _same_terms(existing, factory_id, item_id, quantity)
             return production_order_as_dict(existing), False
         session.add(ProductionLog(factory_id=factory_id, factory_name=factory.name,
                                   item_id=item_id, item_name=item_name, quantity=quantity,
@@ -121,7 +148,8 @@ def accept_production_order(uow: UnitOfWork, replenishment_order_id: int, factor
 def complete_production(uow: UnitOfWork, production_order_id: int,
                         now: datetime | None = None) -> str:
     """Handle a `production.due` message: "completed", "already_completed" (a duplicate),
-    "rescheduled" (arrived before the order is due: re-delayed) or "unknown"."""
+    "cancelled" (the shop cancelled it in time), "rescheduled" (arrived before the order is
+    due: re-delayed) or "unknown"."""
     now = now or utcnow()
     with uow:
         session = uow.session
@@ -130,6 +158,8 @@ def complete_production(uow: UnitOfWork, production_order_id: int,
             return "unknown"
         if order.status == "completed":
             return "already_completed"
+        if order.status == "cancelled":
+            return "cancelled"  # the shop cancelled it: nothing is produced, nothing sent
         remaining = (order.due_at - now).total_seconds()
         if remaining > DUE_TOLERANCE_SECONDS:
             uow.emit(_due_event(order),
@@ -153,6 +183,58 @@ def complete_production(uow: UnitOfWork, production_order_id: int,
             "completed_at": now.isoformat(timespec="milliseconds")}, order.correlation_id))
         uow.commit()
     return "completed"
+
+
+@retry_transient
+def cancel_production_order(uow: UnitOfWork, replenishment_order_id: int, factory_id: int,
+                            item_id: int, item_name: str, quantity: int, requester: str,
+                            correlation_id: str | None = None) -> tuple[dict, bool]:
+    """Stop producing for a replenishment order the shop cancelled: (the order, whether this
+    call cancelled it). Not yet produced: cancelled, its due message then completes nothing.
+    Already cancelled: the same answer (a retry). Already produced: AlreadyProduced (409). Not
+    known yet (the cancel overtook the request): a cancelled order is recorded, so the request,
+    when it comes, finds it and produces nothing. Other terms than the order's: 409."""
+    check_quantity(quantity)
+    now = utcnow()
+    with uow:
+        session = uow.session
+        existing = _order_for(session, replenishment_order_id)
+        if existing is None:
+            if session.get(FactorySite, factory_id) is None:
+                raise UnknownFactory(factory_id)
+            tombstone = ProductionOrder(
+                replenishment_order_id=replenishment_order_id, factory_id=factory_id,
+                item_id=item_id, item_name=item_name, quantity=quantity, requester=requester,
+                status="cancelled", correlation_id=correlation_id, due_at=now, created_at=now,
+                cancelled_at=now)
+            session.add(tombstone)
+            try:
+                session.flush()
+            except IntegrityError:  # its request arrived at this moment: cancel that one below
+                session.rollback()
+                existing = _order_for(session, replenishment_order_id)
+                if existing is None:
+                    raise
+            else:
+                result = production_order_as_dict(tombstone)
+                uow.commit()
+                return result, True
+        _same_terms(existing, factory_id, item_id, quantity)
+        if existing.status == "cancelled":
+            return production_order_as_dict(existing), False
+        # Conditional: the production consumer may be completing it at this very moment.
+        won = rows_matched(session,
+            update(ProductionOrder)
+            .where(ProductionOrder.production_order_id == existing.production_order_id,
+                   ProductionOrder.status == "in_production")
+            .values(status="cancelled", cancelled_at=now)
+            .execution_options(synchronize_session=False)) == 1
+        session.refresh(existing)
+        if not won:
+            raise AlreadyProduced(existing)
+        result = production_order_as_dict(existing)
+        uow.commit()
+    return result, True
 
 
 @retry_transient

@@ -44,7 +44,9 @@ from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transien
 
 log = logging.getLogger(__name__)
 CONSUMER = "notify"
-EVENT_TYPES = ("stock.depleted", "stock.restocked", "replenishment.requested")
+EVENT_TYPES = ("stock.depleted", "stock.restocked", "replenishment.requested",
+               "replenishment.cancelled", "replenishment.failed", "replenishment.stalled",
+               "delivery.anomaly")
 # A `sending` row whose sender vanished (a crash, a Lambda timeout) can be claimed again after
 # this; longer than one SES call with its retries (see messaging.FAST).
 CLAIM_SECONDS = 30
@@ -82,15 +84,18 @@ class NotifyResult:
 # --- step 1: one transaction ------------------------------------------------------------------
 
 @retry_transient
-def record_event(uow: UnitOfWork, event: Event) -> tuple[bool, str | None]:
-    """Record `event` once: its ad change and its e-mails (pending). (recorded, ad change)."""
+def record_event(uow: UnitOfWork, event: Event,
+                 operator: str | None = None) -> tuple[bool, str | None]:
+    """Record `event` once: its ad change and its e-mails (pending). (recorded, ad change).
+    `operator`: who is told of failed or stalled orders and delivery anomalies (OPERATOR_EMAIL;
+    None: nobody, and a warning says so)."""
     if event.type not in EVENT_TYPES:
         raise ValueError(f"notify does not handle {event.type!r}")
     with uow:
         session = uow.session
         if not first_delivery(session, ShopProcessedEvent, CONSUMER, event.event_id):
             return False, None
-        ad_change, emails = PLANNERS[event.type](session, event)
+        ad_change, emails = PLANNERS[event.type](session, event, operator)
         for email in emails:
             # Plain text only (the Mailer sends no HTML); a subject is one line whatever the
             # names in it hold.
@@ -115,7 +120,7 @@ def _stock_of(session, item_id: int) -> int | None:
     return session.scalar(select(Item.quantity).where(Item.item_id == item_id))
 
 
-def _on_depleted(session, event: Event) -> tuple[str | None, list[Email]]:
+def _on_depleted(session, event: Event, _operator=None) -> tuple[str | None, list[Email]]:
     p = event.payload
     ad = _locked_ad(session, p["item_id"])
     if ad is None or ad.status == "paused":
@@ -135,7 +140,7 @@ def _on_depleted(session, event: Event) -> tuple[str | None, list[Email]]:
         f"Event: {event.event_id}\n")]
 
 
-def _on_restocked(session, event: Event) -> tuple[str | None, list[Email]]:
+def _on_restocked(session, event: Event, _operator=None) -> tuple[str | None, list[Email]]:
     p = event.payload
     ad = _locked_ad(session, p["item_id"])
     if ad is None or ad.status == "active":
@@ -158,7 +163,8 @@ REASONS = {"shortage": "a purchase found too little stock",
            "reorder_point": "stock fell below its reorder point"}
 
 
-def _on_replenishment_requested(session, event: Event) -> tuple[str | None, list[Email]]:
+def _on_replenishment_requested(session, event: Event,
+                                _operator=None) -> tuple[str | None, list[Email]]:
     p = event.payload
     factory = session.get(Factory, p["factory_id"])
     if factory is None or not factory.manager_email:
@@ -176,8 +182,75 @@ def _on_replenishment_requested(session, event: Event) -> tuple[str | None, list
         f"Event: {event.event_id}\n")]
 
 
+def _on_replenishment_cancelled(session, event: Event,
+                                _operator=None) -> tuple[str | None, list[Email]]:
+    p = event.payload
+    factory = session.get(Factory, p["factory_id"])
+    if factory is None or not factory.manager_email:
+        return None, []
+    return None, [Email(
+        factory.manager_email,
+        f"[Production order cancelled] {p['quantity']} x {p['item_name']} "
+        f"(replenishment {p['replenishment_order_id']})",
+        f"The shop has cancelled its order of {p['quantity']} x {p['item_name']} "
+        f"(item {p['item_id']}) from {p['factory_name']}.\n"
+        f"Replenishment order: {p['replenishment_order_id']}\n"
+        f"Reason: {one_line(p['reason'])}\n"
+        f"Whatever is not produced yet will not be; a completion sent anyway is not stocked.\n\n"
+        f"Event: {event.event_id}\n")]
+
+
+def _to_operator(operator: str | None, event: Event, subject: str,
+                 body: str) -> tuple[str | None, list[Email]]:
+    if not operator:
+        log.warning("%s %s: no OPERATOR_EMAIL is configured, so nobody is e-mailed: %s",
+                    event.type, event.event_id, subject)
+        return None, []
+    return None, [Email(operator, subject, f"{body}\n\nEvent: {event.event_id}\n")]
+
+
+def _on_replenishment_failed(session, event: Event,
+                             operator=None) -> tuple[str | None, list[Email]]:
+    p = event.payload
+    return _to_operator(operator, event,
+        f"[Replenishment failed] {p['quantity']} x {p['item_name']} "
+        f"(replenishment {p['replenishment_order_id']})",
+        f"Replenishment order {p['replenishment_order_id']} ({p['quantity']} x {p['item_name']}, "
+        f"item {p['item_id']}, from {p['factory_name']}) has failed after "
+        f"{p['request_count']} request(s).\nReason: {one_line(p['reason'])}\n"
+        f"The item is free again: its next shortage or reorder point opens a new order.\n"
+        f"Check the factory (and the order queue's dead letters on the dashboard).")
+
+
+def _on_replenishment_stalled(session, event: Event,
+                              operator=None) -> tuple[str | None, list[Email]]:
+    p = event.payload
+    return _to_operator(operator, event,
+        f"[Replenishment stalled] {p['quantity']} x {p['item_name']} "
+        f"(replenishment {p['replenishment_order_id']})",
+        f"Replenishment order {p['replenishment_order_id']} ({p['quantity']} x {p['item_name']}, "
+        f"item {p['item_id']}, from {p['factory_name']}) is overdue; the factory reports it "
+        f"{p['factory_status']}.\nWhy it stalled: {one_line(p['reason'])}\n"
+        f"It stays open. Redrive its completion from the dead letters, or cancel it on the "
+        f"dashboard to free the item for a new order.")
+
+
+def _on_delivery_anomaly(session, event: Event, operator=None) -> tuple[str | None, list[Email]]:
+    p = event.payload
+    return _to_operator(operator, event,
+        f"[Delivery anomaly] {p['kind']}: {p['quantity']} x item {p['item_id']}",
+        f"A production completion changed no stock: {one_line(p['detail'])}.\n"
+        f"Kind: {p['kind']}; completion event {p['completion_event_id']}; anomaly "
+        f"{p['anomaly_id']}.\nIf goods did arrive, count them and book them with a stock "
+        f"adjustment; otherwise find out who sent it.")
+
+
 PLANNERS = {"stock.depleted": _on_depleted, "stock.restocked": _on_restocked,
-            "replenishment.requested": _on_replenishment_requested}
+            "replenishment.requested": _on_replenishment_requested,
+            "replenishment.cancelled": _on_replenishment_cancelled,
+            "replenishment.failed": _on_replenishment_failed,
+            "replenishment.stalled": _on_replenishment_stalled,
+            "delivery.anomaly": _on_delivery_anomaly}
 
 
 # --- step 2: after commit, send what is owed ----------------------------------------------------
@@ -263,10 +336,11 @@ def _mark_sent(uow: UnitOfWork, email_id: int, ses_message_id: str) -> None:
 
 # --- the use case the consumer calls -------------------------------------------------------------
 
-def handle_event(uow: UnitOfWork, mailer: Mailer, sender: str, event: Event) -> NotifyResult:
+def handle_event(uow: UnitOfWork, mailer: Mailer, sender: str, event: Event,
+                 operator: str | None = None) -> NotifyResult:
     """Apply one stock or replenishment event: at most once for its effects, and its e-mails
     exactly once (see the module docstring). Raises EmailNotSent for a retry."""
-    recorded, ad_change = record_event(uow, event)
+    recorded, ad_change = record_event(uow, event, operator)
     if not recorded:
         log.info("%s %s was recorded before; sending only what is still unsent",
                  event.type, event.event_id)

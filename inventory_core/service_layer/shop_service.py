@@ -1,7 +1,9 @@
 """The shop's use cases. Each takes a UnitOfWork on the shop database and commits it once."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,11 +11,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
-from inventory_core.adapters import idempotency_keys
+from inventory_core.adapters import idempotency_keys, metrics
 from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import (
+    DeliveryAnomaly,
     Item,
     Purchase,
     ReplenishmentOrder,
@@ -33,6 +36,8 @@ from inventory_core.domain.stock import (
     reorder_quantity,
 )
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
+
+log = logging.getLogger(__name__)
 
 
 class ItemNotFound(NotFound):
@@ -78,6 +83,8 @@ class ReceiveResult:
     applied: bool  # False: this event was applied before, nothing changed
     item_id: int
     quantity: int | None = None  # stock after the restock
+    anomaly: str | None = None  # set: it matched no open order and changed no stock
+    short: bool = False  # less arrived than was ordered
 
 
 def rule_of(item: Item) -> Rule:
@@ -229,32 +236,103 @@ def _emit_stock_event(uow, event_type, item, quantity):
 
 @retry_transient
 def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
-                  replenishment_order_id: int | None, consumer: str = "delivery") -> ReceiveResult:
-    """Add produced stock once per event id, close the replenishment order, write the ledger."""
+                  replenishment_order_id: int | None, consumer: str = "delivery", *,
+                  production_order_id: int | None = None,
+                  factory_id: int | None = None) -> ReceiveResult:
+    """Apply a factory's completion once per event id. Stock moves only when it names an open
+    replenishment order of the same item, from that item's factory, under the production order
+    the factory accepted, for no more than was ordered (domain.replenishment.judge_completion;
+    `production_order_id` / `factory_id` None: not compared). Then: stock += quantity, a
+    `restock` ledger row, the order fulfilled with what arrived; a short delivery reorders at
+    once if stock is still below the reorder point. Anything else changes no stock: it is
+    recorded as a delivery anomaly and e-mailed to the operator (`delivery.anomaly`). An item
+    the shop does not know raises ItemNotFound (retried, then dead-lettered)."""
     check_quantity(quantity)
     with uow:
         session = uow.session
         if not first_delivery(session, ShopProcessedEvent, consumer, event_id):
             return ReceiveResult(False, item_id)
-        item = _lock_item(session, item_id)
+        item = _lock_item(session, item_id)  # the item first, then its order: as a sale locks
         if item is None:
+            # Not judged at all: retried, then dead-lettered, so an operator sees it, can fix the
+            # catalogue and redrive it (then it is judged like any other completion).
             raise ItemNotFound(item_id)
+        order = (session.get(ReplenishmentOrder, replenishment_order_id, with_for_update=True,
+                             options=[lazyload("*")]) if replenishment_order_id else None)
+        facts = None
+        if order is not None:
+            ordered_item = item if item.item_id == order.item_id else session.get(
+                Item, order.item_id)
+            facts = replenishment.OrderFacts(order.status, order.item_id,
+                                             ordered_item.factory_id if ordered_item else -1,
+                                             order.quantity, order.factory_reference)
+        completion = replenishment.Completion(
+            replenishment_order_id or 0,
+            production_order_id if production_order_id is not None else -1, item_id,
+            factory_id if factory_id is not None else (facts.factory_id if facts else -1),
+            quantity)
+        if production_order_id is None and facts is not None:  # nothing to compare it with
+            facts = dataclasses.replace(facts, factory_reference=None)
+        verdict = replenishment.judge_completion(facts, completion)
+        if isinstance(verdict, replenishment.Anomaly):
+            anomaly = _record_anomaly(uow, event_id, verdict, order, completion)
+            uow.commit()
+            metrics.emit("DeliveryAnomalies")  # the kind is in the log line and the row
+            log.warning("production.completed %s changed no stock: %s", event_id, anomaly)
+            return ReceiveResult(True, item_id, anomaly=verdict.value)
+        assert order is not None  # judged a delivery: it names an open order
         before = item.quantity
         item.quantity = before + quantity
         _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
-        order = (session.get(ReplenishmentOrder, replenishment_order_id)
-                 if replenishment_order_id else None)
-        if order is not None and replenishment.is_open(order.status):
-            order.status = replenishment.next_status(order.status, Action.RECEIVE,
-                                                     order.replenishment_order_id)
-            order.open_item_id = None
-            order.fulfilled_at = utcnow()
-            order.received_quantity = quantity
+        order.status = replenishment.next_status(order.status, Action.RECEIVE,
+                                                 order.replenishment_order_id)
+        order.open_item_id = None
+        order.fulfilled_at = utcnow()
+        order.received_quantity = quantity
         if before == 0:
             _emit_stock_event(uow, "stock.restocked", item, item.quantity)
-        result = ReceiveResult(True, item_id, item.quantity)
+        if verdict is replenishment.Delivery.SHORT and needs_reorder(rule_of(item), item.quantity):
+            # The factory makes an order in one batch: the rest is not coming. Order again now.
+            _ensure_replenishment(uow, item, item.quantity, 0, order.requester, "reorder_point")
+        result = ReceiveResult(True, item_id, item.quantity, short=verdict is
+                               replenishment.Delivery.SHORT)
         uow.commit()
     return result
+
+
+def _record_anomaly(uow: UnitOfWork, event_id: str, kind: replenishment.Anomaly,
+                    order: ReplenishmentOrder | None,
+                    completion: replenishment.Completion) -> str:
+    """The anomaly row and its `delivery.anomaly` event (the operator's e-mail); the detail."""
+    names = (f"replenishment order {completion.replenishment_order_id}"
+             if completion.replenishment_order_id else "no replenishment order")
+    detail = {
+        replenishment.Anomaly.UNKNOWN_ORDER: f"{names}: no such order",
+        replenishment.Anomaly.ORDER_ENDED: f"{names} is {order.status if order else '?'}",
+        replenishment.Anomaly.WRONG_ITEM: f"{names} is for item {order.item_id if order else '?'}",
+        replenishment.Anomaly.WRONG_FACTORY: f"{names}: item {completion.item_id} is not made "
+                                             f"by factory {completion.factory_id}",
+        replenishment.Anomaly.WRONG_PRODUCTION_ORDER: (
+            f"{names} was accepted as production order "
+            f"{order.factory_reference if order else '?'}"),
+        replenishment.Anomaly.OVER_DELIVERY: (
+            f"{names} asked for {order.quantity if order else '?'}"),
+    }[kind]
+    detail = (f"{completion.quantity} x item {completion.item_id} from production order "
+              f"{completion.production_order_id}: {detail}; no stock changed")[:300]
+    row = DeliveryAnomaly(event_id=event_id, kind=kind.value,
+                          replenishment_order_id=completion.replenishment_order_id or None,
+                          production_order_id=(completion.production_order_id
+                                               if completion.production_order_id > 0 else None),
+                          item_id=completion.item_id, quantity=completion.quantity, detail=detail)
+    uow.session.add(row)
+    uow.session.flush()
+    uow.emit(new_event("delivery.anomaly", {
+        "anomaly_id": row.anomaly_id, "kind": kind.value, "completion_event_id": event_id,
+        "replenishment_order_id": row.replenishment_order_id,
+        "production_order_id": row.production_order_id, "item_id": row.item_id,
+        "quantity": row.quantity, "detail": detail}))
+    return detail
 
 
 @retry_transient

@@ -57,7 +57,9 @@
 
   function renderSummary(s) {
     var classes = { out_of_stock: s.out_of_stock ? "bad" : "", ads_paused: s.ads_paused ? "warn" : "",
-                    dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "" };
+                    dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "",
+                    orders_failed: s.orders_failed ? "bad" : "", orders_stalled: s.orders_stalled ? "bad" : "",
+                    delivery_anomalies: s.delivery_anomalies ? "bad" : "" };
     document.querySelectorAll("#summary [data-k]").forEach(function (b) {
       var key = b.getAttribute("data-k");
       b.textContent = s[key];
@@ -97,10 +99,20 @@
     renderSummary(state.summary);
     renderItems(state.items);
     fill("orders", state.replenishments.map(function (o) {
-      return el("tr", null, td(o.replenishment_order_id), td(o.item_name), td(o.quantity, "num"),
-        el("td", null, chip(o.status, "st-" + o.status)), td(o.factory_reference, "mono"),
-        td(age(o.age_seconds), "num"));
-    }), "No open orders.", 6);
+      var status = el("td", null, chip(o.status, "st-" + o.status));
+      if (o.request_count > 1) status.append(" ", chip("request " + o.request_count, "st-retry"));
+      if (o.stalled) status.append(" ", chip("stalled", "st-stalled"));
+      var cancel = actionButton("Cancel", "/admin/replenishment-orders/" + encodeURIComponent(o.replenishment_order_id) + "/cancel",
+        "Replenishment order " + o.replenishment_order_id + " was cancelled; the factory is asked to stop.",
+        "Cancel replenishment order " + o.replenishment_order_id + " (" + o.quantity + " x " + o.item_name + ")?");
+      return el("tr", { "data-order": o.replenishment_order_id }, td(o.replenishment_order_id), td(o.item_name),
+        td(o.quantity, "num"), status, td(o.factory_reference, "mono opt"), td(age(o.age_seconds), "num"),
+        td(time(o.deadline), "opt"), el("td", null, cancel));
+    }), "No open orders.", 8);
+    fill("anomalies", state.anomalies.map(function (a) {
+      return el("tr", { "data-anomaly": a.anomaly_id, "data-kind": a.kind }, td(time(a.created_at)),
+        el("td", null, chip(a.kind, "st-anomaly")), td(a.detail, "reason"));
+    }), "No anomalies.", 3);
     fill("ads", state.ads_paused.map(function (a) {
       return el("tr", { "data-item": a.item_name }, td(a.item_name), td(age(a.paused_seconds) + " ago"),
         td(a.manager_email, "opt"));

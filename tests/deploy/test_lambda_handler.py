@@ -23,6 +23,7 @@ from inventory_core.adapters.models.factory import FactoryOutbox
 from inventory_core.adapters.models.shop import ShopOutbox
 from inventory_core.config import Settings
 from inventory_core.domain.events import new_event
+from inventory_core.service_layer import shop_service
 from inventory_core.service_layer.dead_letters import list_dead_letters
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 from inventory_core.topology import TOPOLOGY
@@ -203,10 +204,14 @@ def test_consumers_stage_reports_only_the_failed_record_of_a_batch(lambda_stage)
     handler, module, settings = lambda_stage("consumers_dev")
     assert not hasattr(module, "APP_MODULE")  # no API Gateway, no WSGI app
 
+    # Item1 sells out: a replenishment order of 10 opens (only its completion moves stock).
+    shop = UnitOfWork(session_factory(settings.shop_database_url), ShopOutbox)
+    order_id = shop_service.purchase(shop, "Item1", 1, "x").replenishment["replenishment_order_id"]
+
     def completed(item_id: int) -> str:
         return new_event("production.completed", {
-            "production_order_id": 7, "replenishment_order_id": 9, "factory_id": 1,
-            "item_id": item_id, "item_name": "Item1", "quantity": 3,
+            "production_order_id": 7, "replenishment_order_id": order_id, "factory_id": 1,
+            "item_id": item_id, "item_name": "Item1", "quantity": 10,
             "completed_at": "2026-01-01T00:00:00+00:00"}).to_json()
 
     delivery_queue = _queue_arn(module, f"{settings.name_prefix}-delivery-queue")
@@ -222,13 +227,12 @@ def test_consumers_stage_reports_only_the_failed_record_of_a_batch(lambda_stage)
     from inventory_core.adapters.db import get_engine
     with get_engine(settings.shop_database_url).connect() as connection:
         quantity = text("SELECT quantity FROM items WHERE item_id = 1")
-        assert connection.execute(quantity).scalar() == 4
+        assert connection.execute(quantity).scalar() == 10
 
     poison = f"poison {uuid.uuid4()}"
     dead = sqs_event(_queue_arn(module, f"{settings.name_prefix}-order-queue-dlq"), [poison])
     assert handler(dead, FakeContext()) == {"batchItemFailures": []}
-    uow = UnitOfWork(session_factory(settings.shop_database_url), ShopOutbox)
-    [letter] = list_dead_letters(uow)
+    [letter] = list_dead_letters(shop)
     assert letter["body"] == poison
     assert letter["dlq"].endswith("-order-queue-dlq")
     assert letter["source_queue"].endswith("-order-queue")

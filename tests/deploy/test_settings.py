@@ -145,6 +145,11 @@ def test_stage_resolves_through_its_extends_chain(stage):
     else:
         assert resolved["apigateway_enabled"] is False and "app_function" not in resolved
         assert resolved["keep_warm"] is False
+        # The replenishment lifecycle check, every minute (inventory_core.topology.SCHEDULES)
+        assert [e for e in resolved["events"] if "expression" in e] == [{
+            "function": "consumers.lifecycle.handler", "expression": "rate(1 minute)",
+            "description": "Replenishment lifecycle check: deadlines, reconciliation, "
+                           "escalation"}]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)

@@ -11,6 +11,8 @@ import pytest
 from inventory_core import config
 from tests.infra.conftest import TERRAFORM_DIR, as_list, blocks, single_label_blocks, tf_files
 
+ROOT = TERRAFORM_DIR.parent
+
 WORLD = {"0.0.0.0/0", "::/0"}
 MYSQL_PORT = 3306
 
@@ -339,8 +341,9 @@ def test_topics_are_encrypted_and_subscriptions_are_raw(terraform_hcl):
 
 
 def test_every_dlq_has_a_depth_alarm(terraform_hcl):
-    (alarm,) = [body for _, _, _, body
-                in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")]
+    (alarm,) = [body for _, _, name, body
+                in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")
+                if name == "dlq_not_empty"]
     assert alarm["for_each"] == "${local.queues}"
     assert alarm["metric_name"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["namespace"] == "AWS/SQS"
@@ -381,3 +384,26 @@ def test_every_checkov_skip_gives_a_reason():
             if "checkov:skip" in line:
                 assert re.search(r"#checkov:skip=CKV2?_AWS_\d+:\S.{20,}", line), (
                     f"{path.name}: {line.strip()}")
+
+
+def test_failed_and_stalled_orders_and_anomalies_raise_alarms_on_the_metrics_we_write(
+        terraform_hcl):
+    """terraform/alarms_replenishment.tf watches the names the code emits (EMF), in the namespace
+    the functions are given (METRICS_NAMESPACE)."""
+    (alarm,) = [body for _, _, name, body
+                in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")
+                if name == "replenishment"]
+    locals_ = {k: v for entry in terraform_hcl["alarms_replenishment.tf"]["locals"]
+               for k, v in entry.items()}
+    metrics = {key: spec["metric"] for key, spec in locals_["replenishment_alarms"].items()}
+    assert metrics == {"failed": "ReplenishmentsFailed", "stalled": "ReplenishmentsStalled",
+                       "delivery_anomaly": "DeliveryAnomalies"}
+    sources = "".join(p.read_text() for p in (ROOT / "inventory_core").rglob("*.py")) + "".join(
+        p.read_text() for p in (ROOT / "consumers").rglob("*.py"))
+    for metric in metrics.values():
+        assert f'metrics.emit("{metric}"' in sources, metric
+    assert alarm["namespace"] == "${local.metrics_namespace}"
+    assert alarm["metric_name"] == "${each.value.metric}"
+    assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    outputs = {k: v for entry in terraform_hcl["outputs.tf"]["locals"] for k, v in entry.items()}
+    assert outputs["common_environment"]["METRICS_NAMESPACE"] == "${local.metrics_namespace}"

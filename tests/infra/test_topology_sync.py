@@ -105,7 +105,8 @@ def test_iam_services_match_the_design(terraform_hcl):
     assert "production" in dead_letters.NOT_REDRIVEN_BY_SHOP
     assert services["factory"]["publishes"] == ["production_completed"]
     assert services["factory"]["consumes"] == ["production"] == services["factory"]["sends_to"]
-    assert services["consumers"]["publishes"] == ["stock_events"]
+    # the lifecycle check re-requests and a short delivery reorders (consumers.lifecycle)
+    assert services["consumers"]["publishes"] == ["replenishment_requested", "stock_events"]
     assert services["consumers"]["consumes"] == ["order", "delivery", "notification"]
     assert services["consumers"]["sends_to"] == []
     assert {name: s["database"] for name, s in services.items()} == {

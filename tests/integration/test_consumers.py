@@ -124,15 +124,18 @@ def test_order_consumer_stops_retrying_before_the_lambda_times_out(stack, script
 
 
 def test_delivery_consumer_applies_an_event_once(stack):
+    # Item1 sells out: an order of 10 opens; its completion arrives twice.
+    order = shop_service.purchase(stack.shop_uow(), "Item1", 1, "tester").replenishment
     event = new_event("production.completed", {
-        "production_order_id": 9, "replenishment_order_id": 123, "factory_id": 1, "item_id": 1,
-        "item_name": "Item1", "quantity": 4, "completed_at": "2026-01-01T00:00:00+00:00"})
+        "production_order_id": 9, "replenishment_order_id": order["replenishment_order_id"],
+        "factory_id": 1, "item_id": 1, "item_name": "Item1", "quantity": 10,
+        "completed_at": "2026-01-01T00:00:00+00:00"})
     record = {"messageId": "a", "body": event.to_json(), "attributes": {},
               "eventSourceARN": "arn:aws:sqs:r:1:x-delivery-queue"}
     assert delivery.handler({"Records": [record, {**record, "messageId": "b"}]}, None) == {
         "batchItemFailures": []}
-    assert shop_service.get_item(stack.shop_uow(), 1)["quantity"] == 1 + 4
-    assert shop_service.ledger_balance(stack.shop_uow(), 1) == 5
+    assert shop_service.get_item(stack.shop_uow(), 1)["quantity"] == 0 + 10
+    assert shop_service.ledger_balance(stack.shop_uow(), 1) == 10
 
 
 def test_poller_keeps_the_whole_batch_when_the_function_raises(stack):

@@ -15,7 +15,12 @@ from sqlalchemy import func, select
 from consumers import delivery, runtime
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.messaging import Messaging, ensure_topology
-from inventory_core.adapters.models.shop import Item, ShopProcessedEvent, StockLedgerEntry
+from inventory_core.adapters.models.shop import (
+    Item,
+    ReplenishmentOrder,
+    ShopProcessedEvent,
+    StockLedgerEntry,
+)
 from inventory_core.domain.events import new_event
 from local_stack.poller import QueuePoller
 from tests.integration.conftest import wait_for
@@ -38,9 +43,20 @@ def test_a_consumer_killed_mid_batch_has_its_work_completed_once(settings, tmp_p
                                                                  monkeypatch):
     urls = ensure_topology(settings, visibility_timeout=VISIBILITY_TIMEOUT)
     messaging = Messaging(settings)
+    # Only a completion of an open order moves stock: an item of its own per message, each with
+    # its replenishment order open.
+    with session_factory(settings.shop_database_url).begin() as session:
+        for n in range(MESSAGES):
+            session.add(Item(item_id=100 + n, name=f"Crash{n}", price=1, quantity=0,
+                             factory_id=1))
+            session.flush()
+            session.add(ReplenishmentOrder(replenishment_order_id=100 + n, item_id=100 + n,
+                                           open_item_id=100 + n, quantity=1 + n,
+                                           status="requested", trigger="shortage",
+                                           requester="crash"))
     events = [new_event("production.completed", {
         "production_order_id": 100 + n, "replenishment_order_id": 100 + n, "factory_id": 1,
-        "item_id": 1 + n % 3, "item_name": f"Item{1 + n % 3}", "quantity": 1 + n,
+        "item_id": 100 + n, "item_name": f"Crash{n}", "quantity": 1 + n,
         "completed_at": "2026-01-01T00:00:00.000"}) for n in range(MESSAGES)]
     for event in events:
         messaging.send(urls["delivery"], event.to_json(),

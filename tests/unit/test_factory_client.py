@@ -10,7 +10,7 @@ class RecordingSession:
     def __init__(self, exception):
         self.calls, self.exception = 0, exception
 
-    def post(self, *args, **kwargs):
+    def request(self, *args, **kwargs):
         self.calls += 1
         raise self.exception
 

@@ -42,7 +42,7 @@ def test_production_order_dict_is_plain_data():
         "production_order_id": 3, "replenishment_order_id": 7, "factory_id": 1, "item_id": 2,
         "item_name": "Item2", "quantity": 5, "requester": "r", "status": "in_production",
         "due_at": "2026-01-01T00:00:10+00:00", "created_at": "2026-01-01T00:00:00+00:00",
-        "completed_at": None}
+        "completed_at": None, "cancelled_at": None}
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 1_000_001, True, 2.5, "3"])

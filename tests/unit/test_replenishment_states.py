@@ -114,6 +114,7 @@ def completion(**changes) -> Completion:
     (OrderFacts("fulfilled", 2, 2, 8, "41"), completion(), Anomaly.ORDER_ENDED),
     (OrderFacts("cancelled", 2, 2, 8, "41"), completion(), Anomaly.ORDER_ENDED),
     (ORDER, completion(item_id=1), Anomaly.WRONG_ITEM),
+    (OrderFacts("fulfilled", 2, 2, 8, "41"), completion(item_id=1), Anomaly.WRONG_ITEM),
     (ORDER, completion(factory_id=1), Anomaly.WRONG_FACTORY),
     (ORDER, completion(production_order_id=42), Anomaly.WRONG_PRODUCTION_ORDER),
     # completed before the shop recorded the acceptance (a short lead time): still the order's

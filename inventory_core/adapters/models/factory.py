@@ -42,11 +42,14 @@ class ProductionOrder(FactoryBase):
     item_name: Mapped[str] = mapped_column(String(100))
     quantity: Mapped[int] = mapped_column(Integer)
     requester: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16), default="in_production")  # | completed
+    # in_production | completed | cancelled (the shop cancelled it before it was produced; a
+    # cancel that arrives before its request leaves a cancelled row, so the request finds it)
+    status: Mapped[str] = mapped_column(String(16), default="in_production")
     correlation_id: Mapped[str | None] = mapped_column(String(36))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ProductionLog(FactoryBase):

@@ -1,0 +1,31 @@
+"""production orders can be cancelled
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-03
+
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from inventory_core.adapters.models.common import UTCDateTime
+
+# revision identifiers, used by Alembic.
+revision: str = '0002'
+down_revision: str | Sequence[str] | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    with op.batch_alter_table('production_orders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('cancelled_at', UTCDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    with op.batch_alter_table('production_orders', schema=None) as batch_op:
+        batch_op.drop_column('cancelled_at')
