@@ -270,7 +270,7 @@ def test_post_production_order_201_then_200(client, factory_url):
     order = first.json
     assert list(order) == ["production_order_id", "replenishment_order_id", "factory_id",
                            "item_id", "item_name", "quantity", "requester", "status", "due_at",
-                           "created_at", "completed_at"]
+                           "created_at", "completed_at", "cancelled_at"]
     assert {k: order[k] for k in ORDER} == ORDER
     assert order["status"] == "in_production" and order["completed_at"] is None
     again = client.post("/production-orders", json=ORDER)

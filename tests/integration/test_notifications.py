@@ -279,7 +279,8 @@ def test_concurrent_duplicates_send_one_email(shop_url, monkeypatch):
     recordings = []  # what record_event answered each delivery: exactly one records the event
     record_event = notifications.record_event
     monkeypatch.setattr(notifications, "record_event",
-                        lambda uow, e: recordings.append(record_event(uow, e)) or recordings[-1])
+                        lambda uow, e, *rest: recordings.append(record_event(uow, e, *rest))
+                        or recordings[-1])
     mailer = FakeMailer(delay=0.3)
     outcomes, start = [], threading.Barrier(4)
 
