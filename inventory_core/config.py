@@ -38,12 +38,15 @@ SES_SENDER = "SES_SENDER"
 OPERATOR_EMAIL = "OPERATOR_EMAIL"
 AD_MANAGER_EMAIL = "AD_MANAGER_EMAIL"
 FACTORY_MANAGER_EMAILS = "FACTORY_MANAGER_EMAILS"  # "1=a@x.org,2=b@y.org"
+# Log lines as JSON objects ("json") or readable text ("text"); JSON on Lambda unless set.
+LOG_FORMAT = "LOG_FORMAT"
+AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda in every function
 
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
             FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
-            SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS)
+            SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS, LOG_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Settings:
     operator_email: str | None = None
     ad_manager_email: str | None = None
     factory_manager_emails: tuple[tuple[int, str], ...] = ()  # (factory id, e-mail)
+    log_format: str = "text"
+    on_lambda: bool = False
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None) -> Settings:
@@ -78,6 +83,7 @@ class Settings:
             return default if value in (None, "") else value
 
         production = get(PRODUCTION_SECONDS, None)
+        on_lambda = bool(get(AWS_LAMBDA_FUNCTION_NAME, None))
         return cls(
             shop_database_url=get(SHOP_DATABASE_URL, base.shop_database_url),
             factory_database_url=get(FACTORY_DATABASE_URL, base.factory_database_url),
@@ -98,6 +104,8 @@ class Settings:
             operator_email=get(OPERATOR_EMAIL, None),
             ad_manager_email=get(AD_MANAGER_EMAIL, None),
             factory_manager_emails=parse_factory_emails(get(FACTORY_MANAGER_EMAILS, "")),
+            log_format=get(LOG_FORMAT, "json" if on_lambda else "text").strip().lower(),
+            on_lambda=on_lambda,
         )
 
     def but(self, **changes) -> Settings:

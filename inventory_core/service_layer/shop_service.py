@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ from inventory_core.domain.stock import (
     reorder_quantity,
 )
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
+
+log = logging.getLogger(__name__)
 
 
 class ItemNotFound(LookupError):
@@ -109,6 +112,7 @@ def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
     with uow:
         result = _sell(uow, item_key, quantity, requester)
         uow.commit()
+    _log_sale(result)
     return result
 
 
@@ -128,11 +132,26 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
             if first.request_hash != request.fingerprint:
                 raise KeyReused("this Idempotency-Key was used for a different request")
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
-        status, body = answer(_sell(uow, item_key, quantity, requester))
+        result = _sell(uow, item_key, quantity, requester)
+        status, body = answer(result)
         idempotency_keys.record_answer(uow.session, request.key, status,
                                        json.dumps(body, ensure_ascii=False))
         uow.commit()
+    _log_sale(result)
     return Answer(status, body)
+
+
+def _log_sale(result: PurchaseResult) -> None:
+    """One line per committed purchase, in the flow's correlation id (inventory_core.logs)."""
+    order = result.replenishment
+    reorder = (f"; replenishment order #{order['replenishment_order_id']} "
+               f"({order['quantity']} units, {order['status']})" if order else "")
+    if result.completed:
+        log.info("purchase #%d: sold %d x %s, %d left%s", result.purchase_id, result.quantity,
+                 result.item_name, result.remaining, reorder)
+    else:
+        log.info("purchase #%d short: %d x %s wanted, %d in stock%s", result.purchase_id,
+                 result.quantity, result.item_name, result.remaining, reorder)
 
 
 def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str) -> PurchaseResult:
@@ -239,6 +258,8 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
             _emit_stock_event(uow, "stock.restocked", item, item.quantity)
         result = ReceiveResult(True, item_id, item.quantity)
         uow.commit()
+    log.info("restocked item %d: +%d -> %d (replenishment order #%s, event %s)", item_id,
+             quantity, result.quantity, replenishment_order_id, event_id)
     return result
 
 
@@ -279,6 +300,8 @@ def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
             .execution_options(synchronize_session=False)) == 1
         if accepted:
             uow.commit()
+            log.info("replenishment order #%d accepted by the factory: production order %s",
+                     replenishment_order_id, factory_reference)
             return True
         return uow.session.get(ReplenishmentOrder, replenishment_order_id) is not None
 
