@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
-from inventory_core.adapters import idempotency_keys
+from inventory_core.adapters import idempotency_keys, metrics
 from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import iso, utcnow
@@ -115,7 +115,7 @@ def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
     with uow:
         result = _sell(uow, item_key, quantity, requester)
         uow.commit()
-    _log_sale(result)
+    _report_sale(result)
     return result
 
 
@@ -140,12 +140,18 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
         idempotency_keys.record_answer(uow.session, request.key, status,
                                        json.dumps(body, ensure_ascii=False))
         uow.commit()
-    _log_sale(result)
+    _report_sale(result)
     return Answer(status, body)
 
 
-def _log_sale(result: PurchaseResult) -> None:
-    """One line per committed purchase, in the flow's correlation id (inventory_core.logs)."""
+def _report_sale(result: PurchaseResult) -> None:
+    """One log line per committed purchase, in the flow's correlation id (inventory_core.logs),
+    and its metrics per item: Purchases and UnitsSold, or Shortages."""
+    if result.completed:
+        metrics.emit("Purchases", item=result.item_name)
+        metrics.emit("UnitsSold", result.quantity, item=result.item_name)
+    else:
+        metrics.emit("Shortages", item=result.item_name)
     order = result.replenishment
     reorder = (f"; replenishment order #{order['replenishment_order_id']} "
                f"({order['quantity']} units, {order['status']})" if order else "")
@@ -252,17 +258,23 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
         order = (session.get(ReplenishmentOrder, replenishment_order_id)
                  if replenishment_order_id else None)
+        lead_time = None
         if order is not None and order.open_item_id is not None:
             order.open_item_id = None
             order.status = "fulfilled"
             order.fulfilled_at = utcnow()
             order.received_quantity = quantity
+            lead_time = (item.factory.name,
+                         (order.fulfilled_at - order.created_at).total_seconds())
         if before == 0:
             _emit_stock_event(uow, "stock.restocked", item, item.quantity)
         result = ReceiveResult(True, item_id, item.quantity)
         uow.commit()
     log.info("restocked item %d: +%d -> %d (replenishment order #%s, event %s)", item_id,
              quantity, result.quantity, replenishment_order_id, event_id)
+    if lead_time is not None:  # requested -> fulfilled, per factory
+        metrics.emit("ReplenishmentLeadTime", round(lead_time[1], 3), unit="Seconds",
+                     factory=lead_time[0])
     return result
 
 

@@ -1,6 +1,7 @@
 """`LOG_FORMAT=json make run`: every line the shop, factory, consumers and relay write is one JSON
-object (behind the stack's part prefix), and one purchase's X-Correlation-Id can be followed
-through every part's lines, from the shortage to the restock."""
+object (behind the stack's part prefix): a log line, or a metric in CloudWatch's embedded metric
+format. One purchase's X-Correlation-Id can be followed through every part's log lines, from the
+shortage to the restock, and the shortage and the lead time appear as metrics."""
 from __future__ import annotations
 
 import json
@@ -41,9 +42,16 @@ def test_one_purchase_is_followed_through_every_part_by_its_correlation_id(start
 
     def restocked() -> list[tuple[str, dict]]:
         lines = json_lines(stack.process.lines)
-        return lines if any("restocked item 2" in line["message"] for _, line in lines) else []
+        return lines if any("restocked item 2" in line.get("message", "") for _, line in lines) else []
 
-    lines = wait_until(restocked, 60, "the restock logged", stack)
+    everything = wait_until(restocked, 60, "the restock logged", stack)
+    lines = [(part, line) for part, line in everything if "_aws" not in line]
+    metrics = {(part, line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+                tuple(sorted((k, v) for k, v in line.items() if k[:1].isupper())))
+               for part, line in everything if "_aws" in line}
+    assert ("shop", "Shortages", (("Item", "Item2"), ("Shortages", 1.0))) in metrics
+    assert any(part == "consumers" and name == "ReplenishmentLeadTime"
+               and dict(values)["Factory"] == "Factory2" for part, name, values in metrics)
     flow = [(part, line) for part, line in lines if line.get("correlation_id") == FLOW]
     story = [(part, line["logger"], line["message"]) for part, line in flow]
 
