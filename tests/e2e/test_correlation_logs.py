@@ -42,7 +42,8 @@ def test_one_purchase_is_followed_through_every_part_by_its_correlation_id(start
 
     def restocked() -> list[tuple[str, dict]]:
         lines = json_lines(stack.process.lines)
-        return lines if any("restocked item 2" in line.get("message", "") for _, line in lines) else []
+        done = any("restocked item 2" in line.get("message", "") for _, line in lines)
+        return lines if done else []
 
     everything = wait_until(restocked, 60, "the restock logged", stack)
     lines = [(part, line) for part, line in everything if "_aws" not in line]
