@@ -60,6 +60,6 @@ def test_servers_close_a_retired_containers_connection_after_the_pools_recycle(t
     parameters = {p["name"]: p["value"] for p in as_list(group["parameter"])}
     engine = make_engine("mysql+pymysql://user@db.invalid:3306/shop")
     try:
-        assert engine.pool._recycle < int(parameters["wait_timeout"]) <= 600  # noqa: SLF001
+        assert engine.pool._recycle < int(parameters["wait_timeout"]) <= 600
     finally:
         engine.dispose()

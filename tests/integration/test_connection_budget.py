@@ -30,7 +30,7 @@ class CheckoutWatch:
         self.checkouts = 0
 
     def checkout(self, _dbapi, record, proxy) -> None:
-        key = (threading.get_ident(), id(proxy._pool))  # noqa: SLF001 - which pool, as a key
+        key = (threading.get_ident(), id(proxy._pool))  # which pool, as a key
         with self._lock:
             self._owner[id(record)] = key
             self._held[key] += 1
