@@ -45,6 +45,9 @@ AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda in every 
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
 DEFAULT_METRICS_NAMESPACE = "Replenishment"
 
+# Set by Lambda itself in every function's environment (never in our settings): we run on Lambda.
+AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
@@ -114,6 +117,32 @@ class Settings:
 
     def but(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """How many connections one process keeps to one database (SQLAlchemy's QueuePool)."""
+    size: int  # kept open between requests
+    overflow: int  # opened beyond `size` while busy, closed when returned
+    timeout: float = 30.0  # seconds a checkout waits for a free connection
+
+    @property
+    def most(self) -> int:
+        return self.size + self.overflow
+
+
+# A Lambda container serves one request (or one batch) at a time, and no code path holds two
+# connections to one database at once (tests/integration/test_connection_budget.py): one connection
+# per container and database, no overflow. The deployed connection budget (deploy/capacity.py)
+# counts on exactly this. A waiting checkout would be a bug, so it fails fast instead of hanging.
+LAMBDA_POOL = PoolLimits(size=1, overflow=0, timeout=5.0)
+# A local gunicorn worker serves several threads at once (make run: 4).
+LOCAL_POOL = PoolLimits(size=5, overflow=10)
+
+
+def pool_limits(environ: os._Environ | dict | None = None) -> PoolLimits:
+    env = os.environ if environ is None else environ
+    return LAMBDA_POOL if env.get(AWS_LAMBDA_FUNCTION_NAME) else LOCAL_POOL
 
 
 def metrics_namespace(environ: os._Environ | dict | None = None) -> str:
