@@ -26,6 +26,7 @@ from consumers.factory_client import (
     cancel_production,
     request_production,
 )
+from inventory_core import correlation
 from inventory_core.domain.events import Event, parse_event
 from inventory_core.domain.replenishment import Status, mismatched_terms
 from inventory_core.service_layer import shop_service
@@ -58,7 +59,8 @@ def request(event: Event, deadline: float | None) -> str | None:
     settings = runtime.settings()
     asked = {name: p[name] for name in TERMS}
     answer = request_production(settings.factory_api_url, asked, region=settings.aws_region,
-                                correlation_id=event.correlation_id, deadline=deadline)
+                                correlation_id=correlation.current(),  # the batch loop checked it
+                                deadline=deadline)
     wrong = mismatched_terms(asked, answer)
     if wrong:
         raise WrongAnswer(f"the factory answered replenishment {order_id} with another order "
@@ -77,7 +79,7 @@ def cancel(event: Event, deadline: float | None) -> str | None:
     try:
         answer = cancel_production(settings.factory_api_url, {name: p[name] for name in TERMS},
                                    region=settings.aws_region,
-                                   correlation_id=event.correlation_id, deadline=deadline)
+                                   correlation_id=correlation.current(), deadline=deadline)
     except FactoryRejected as exc:
         if exc.status != 409:
             raise

@@ -39,6 +39,9 @@ SES_SENDER = "SES_SENDER"
 OPERATOR_EMAIL = "OPERATOR_EMAIL"
 AD_MANAGER_EMAIL = "AD_MANAGER_EMAIL"
 FACTORY_MANAGER_EMAILS = "FACTORY_MANAGER_EMAILS"  # "1=a@x.org,2=b@y.org"
+# Log lines as JSON objects ("json") or readable text ("text"); JSON on Lambda unless set.
+LOG_FORMAT = "LOG_FORMAT"
+AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda in every function
 # The CloudWatch namespace of the embedded-format metrics (inventory_core.adapters.metrics).
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
 DEFAULT_METRICS_NAMESPACE = "Replenishment"
@@ -49,14 +52,16 @@ DEFAULT_METRICS_NAMESPACE = "Replenishment"
 REPLENISHMENT_ACCEPT_SECONDS = "REPLENISHMENT_ACCEPT_SECONDS"
 REPLENISHMENT_MAX_REQUESTS = "REPLENISHMENT_MAX_REQUESTS"
 REPLENISHMENT_GRACE_SECONDS = "REPLENISHMENT_GRACE_SECONDS"
+# Set by Lambda itself in every function's environment (never in our settings): we run on Lambda.
+AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
             FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
             SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS,
-            METRICS_NAMESPACE, REPLENISHMENT_ACCEPT_SECONDS, REPLENISHMENT_MAX_REQUESTS,
-            REPLENISHMENT_GRACE_SECONDS)
+            METRICS_NAMESPACE, LOG_FORMAT, REPLENISHMENT_ACCEPT_SECONDS,
+            REPLENISHMENT_MAX_REQUESTS, REPLENISHMENT_GRACE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ class Settings:
     replenishment_max_requests: int = 3
     replenishment_grace_seconds: int = 900
 
+    log_format: str = "text"
+    on_lambda: bool = False
+
     @property
     def replenishment_timeouts(self) -> Timeouts:
         return Timeouts(self.replenishment_accept_seconds, self.replenishment_max_requests,
@@ -99,6 +107,7 @@ class Settings:
             return default if value in (None, "") else value
 
         production = get(PRODUCTION_SECONDS, None)
+        on_lambda = bool(get(AWS_LAMBDA_FUNCTION_NAME, None))
         return cls(
             shop_database_url=get(SHOP_DATABASE_URL, base.shop_database_url),
             factory_database_url=get(FACTORY_DATABASE_URL, base.factory_database_url),
@@ -128,6 +137,8 @@ class Settings:
             replenishment_grace_seconds=_whole(
                 get(REPLENISHMENT_GRACE_SECONDS, base.replenishment_grace_seconds),
                 REPLENISHMENT_GRACE_SECONDS),
+            log_format=get(LOG_FORMAT, "json" if on_lambda else "text").strip().lower(),
+            on_lambda=on_lambda,
         )
 
     def but(self, **changes) -> Settings:
@@ -143,6 +154,32 @@ def _whole(value, name: str) -> int:
     if number < 1:
         raise ValueError(f"{name}={value!r} must be at least 1")
     return number
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """How many connections one process keeps to one database (SQLAlchemy's QueuePool)."""
+    size: int  # kept open between requests
+    overflow: int  # opened beyond `size` while busy, closed when returned
+    timeout: float = 30.0  # seconds a checkout waits for a free connection
+
+    @property
+    def most(self) -> int:
+        return self.size + self.overflow
+
+
+# A Lambda container serves one request (or one batch) at a time, and no code path holds two
+# connections to one database at once (tests/integration/test_connection_budget.py): one connection
+# per container and database, no overflow. The deployed connection budget (deploy/capacity.py)
+# counts on exactly this. A waiting checkout would be a bug, so it fails fast instead of hanging.
+LAMBDA_POOL = PoolLimits(size=1, overflow=0, timeout=5.0)
+# A local gunicorn worker serves several threads at once (make run: 4).
+LOCAL_POOL = PoolLimits(size=5, overflow=10)
+
+
+def pool_limits(environ: os._Environ | dict | None = None) -> PoolLimits:
+    env = os.environ if environ is None else environ
+    return LAMBDA_POOL if env.get(AWS_LAMBDA_FUNCTION_NAME) else LOCAL_POOL
 
 
 def metrics_namespace(environ: os._Environ | dict | None = None) -> str:

@@ -1,14 +1,14 @@
 # Replenishment orders that will not complete by themselves (docs/events.md, the lifecycle), and
 # completions that matched no order. The consumers write these metrics in CloudWatch's embedded
 # metric format (inventory_core/adapters/metrics.py: one JSON line on stdout, which CloudWatch Logs
-# turns into a metric without an API call), in a namespace of this deployment's own:
+# turns into a metric without an API call), in this stack's namespace (metric_alarms.tf):
 #   ReplenishmentsFailed    1 per order failed (requests used up, or the factory refused it)
 #   ReplenishmentsStalled   every lifecycle check (each minute): open orders escalated as stalled
 #   DeliveryAnomalies       1 per completion that changed no stock
 # The dashboard shows the same counts. Each alarm mails the alarm topic (alarms.tf).
 
 locals {
-  metrics_namespace = "Replenishment/${local.name_prefix}"
+  # metrics_namespace: metric_alarms.tf
   replenishment_alarms = {
     failed = {
       metric      = "ReplenishmentsFailed"

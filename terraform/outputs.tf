@@ -146,7 +146,7 @@ locals {
   common_environment = {
     NAME_PREFIX       = local.name_prefix
     AWS_ACCOUNT_ID    = local.account_id
-    METRICS_NAMESPACE = local.metrics_namespace # alarms_replenishment.tf watches it
+    METRICS_NAMESPACE = local.metrics_namespace # metric_alarms.tf alarms on this namespace
   }
   # Who is mailed (ses.tf): only the variables that are set; the rest keep the database's values.
   recipient_environment = merge(

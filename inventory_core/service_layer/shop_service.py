@@ -126,6 +126,7 @@ def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
     with uow:
         result = _sell(uow, item_key, quantity, requester)
         uow.commit()
+    _report_sale(result)
     return result
 
 
@@ -145,11 +146,32 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
             if first.request_hash != request.fingerprint:
                 raise KeyReused("this Idempotency-Key was used for a different request")
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
-        status, body = answer(_sell(uow, item_key, quantity, requester))
+        result = _sell(uow, item_key, quantity, requester)
+        status, body = answer(result)
         idempotency_keys.record_answer(uow.session, request.key, status,
                                        json.dumps(body, ensure_ascii=False))
         uow.commit()
+    _report_sale(result)
     return Answer(status, body)
+
+
+def _report_sale(result: PurchaseResult) -> None:
+    """One log line per committed purchase, in the flow's correlation id (inventory_core.logs),
+    and its metrics per item: Purchases and UnitsSold, or Shortages."""
+    if result.completed:
+        metrics.emit("Purchases", item=result.item_name)
+        metrics.emit("UnitsSold", result.quantity, item=result.item_name)
+    else:
+        metrics.emit("Shortages", item=result.item_name)
+    order = result.replenishment
+    reorder = (f"; replenishment order #{order['replenishment_order_id']} "
+               f"({order['quantity']} units, {order['status']})" if order else "")
+    if result.completed:
+        log.info("purchase #%d: sold %d x %s, %d left%s", result.purchase_id, result.quantity,
+                 result.item_name, result.remaining, reorder)
+    else:
+        log.info("purchase #%d short: %d x %s wanted, %d in stock%s", result.purchase_id,
+                 result.quantity, result.item_name, result.remaining, reorder)
 
 
 def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str) -> PurchaseResult:
@@ -289,6 +311,7 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         order.open_item_id = None
         order.fulfilled_at = utcnow()
         order.received_quantity = quantity
+        lead_time = (item.factory.name, (order.fulfilled_at - order.created_at).total_seconds())
         if before == 0:
             _emit_stock_event(uow, "stock.restocked", item, item.quantity)
         if verdict is replenishment.Delivery.SHORT and needs_reorder(rule_of(item), item.quantity):
@@ -297,6 +320,11 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         result = ReceiveResult(True, item_id, item.quantity, short=verdict is
                                replenishment.Delivery.SHORT)
         uow.commit()
+    log.info("restocked item %d: +%d -> %d (replenishment order #%s, event %s)", item_id,
+             quantity, result.quantity, replenishment_order_id, event_id)
+    if lead_time is not None:  # requested -> fulfilled, per factory
+        metrics.emit("ReplenishmentLeadTime", round(lead_time[1], 3), unit="Seconds",
+                     factory=lead_time[0])
     return result
 
 
@@ -376,6 +404,8 @@ def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
             .execution_options(synchronize_session=False)) == 1
         if accepted:
             uow.commit()
+            log.info("replenishment order #%d accepted by the factory: production order %s",
+                     replenishment_order_id, factory_reference)
             return True
         return uow.session.get(ReplenishmentOrder, replenishment_order_id) is not None
 
