@@ -39,13 +39,27 @@ def test_the_application_writes_the_metrics_the_issue_names():
             "DeadLettersRecorded": {"Queue"}}.items() <= emitted_metrics().items()
 
 
+def watched(alarm: dict, terraform_hcl) -> list[str]:
+    """The metric names an alarm block watches: its own, or each of its for_each map's (the
+    replenishment alarms of terraform/alarms_replenishment.tf)."""
+    if alarm["metric_name"] != "${each.value.metric}":
+        return [alarm["metric_name"]]
+    locals_ = {k: v for document in terraform_hcl.values()
+               for entry in document.get("locals", []) for k, v in entry.items()}
+    assert alarm["for_each"] == "${local.replenishment_alarms}"
+    return [spec["metric"] for spec in locals_["replenishment_alarms"].values()]
+
+
 def test_every_metric_alarm_watches_a_metric_the_code_writes(terraform_hcl):
     emitted = emitted_metrics()
     alarms = metric_alarms(terraform_hcl)
-    assert {a["metric_name"] for a in alarms} >= {"DeadLettersRecorded", "ReplenishmentLeadTime"}
+    names = {name for alarm in alarms for name in watched(alarm, terraform_hcl)}
+    assert names >= {"DeadLettersRecorded", "ReplenishmentLeadTime", "ReplenishmentsFailed",
+                     "ReplenishmentsStalled", "DeliveryAnomalies"}
     for alarm in alarms:
         assert alarm["namespace"] == "${local.metrics_namespace}", alarm
-        assert set(alarm["dimensions"]) == emitted[alarm["metric_name"]], alarm
+        for name in watched(alarm, terraform_hcl):
+            assert set(alarm.get("dimensions", {})) == emitted[name], (name, alarm)
         assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"], alarm
         assert alarm["treat_missing_data"] == "notBreaching", alarm  # no data: nothing happened
 
