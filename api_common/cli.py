@@ -38,9 +38,10 @@ def register_database_commands(app: Flask) -> None:
     @click.option("--limit", default=100, show_default=True, help="Rows per pass.")
     def relay(limit: int):
         """Publish every unpublished outbox row now (one sweep)."""
-        from api_common.context import messaging, unit_of_work
+        from api_common.context import unit_of_work
         from consumers.outbox_sweep import sweep
-        totals = sweep(unit_of_work(), limit=limit, publisher=messaging())
+        from inventory_core.adapters.messaging import SWEEP, Messaging
+        totals = sweep(unit_of_work(), limit=limit, publisher=Messaging(settings_of(), SWEEP))
         click.echo(f"published {totals['published']}, failed {totals['failed']}")
         if totals["failed"]:
             raise SystemExit(1)

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 CONSUMER = "notify"
 EVENT_TYPES = ("stock.depleted", "stock.restocked", "replenishment.requested")
 # A `sending` row whose sender vanished (a crash, a Lambda timeout) can be claimed again after
-# this; longer than one SES call with its retries (see messaging.FAST).
+# this; longer than one SES call with its retries (see messaging.STANDARD).
 CLAIM_SECONDS = 30
 
 

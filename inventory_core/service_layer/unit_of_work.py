@@ -30,10 +30,16 @@ class UnitOfWork:
     session: Session  # the transaction's session, from __enter__ on
 
     def __init__(self, sessions: sessionmaker, outbox_model: type[OutboxMixin],
-                 publisher: outbox.Publisher | None = None):
+                 publisher: outbox.Publisher | None = None,
+                 policy: outbox.RetryPolicy = outbox.DEFAULT_POLICY,
+                 publish_budget_seconds: float | None = None):
         self.sessions = sessions
         self.outbox_model = outbox_model
         self.publisher = publisher
+        self.policy = policy
+        # The post-commit publish's time budget (a request path: a buyer is waiting); what does
+        # not fit waits for the sweep. None: no limit beyond the publisher's own timeouts.
+        self.publish_budget_seconds = publish_budget_seconds
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.sessions()
@@ -54,8 +60,11 @@ class UnitOfWork:
         self.session.commit()
         event_ids, self._event_ids = self._event_ids, []
         if self.publisher is not None and event_ids:
+            deadline = (None if self.publish_budget_seconds is None
+                        else time.monotonic() + self.publish_budget_seconds)
             try:
-                outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids)
+                outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids,
+                             policy=self.policy, deadline=deadline)
             except Exception:  # the change is committed; never report it failed
                 # An error here (the database busy while claiming or marking rows) must not reach
                 # the caller: it would answer "failed" for a committed sale, and a retry would
