@@ -43,13 +43,16 @@ FACTORY_MANAGER_EMAILS = "FACTORY_MANAGER_EMAILS"  # "1=a@x.org,2=b@y.org"
 OUTBOX_MAX_ATTEMPTS = "OUTBOX_MAX_ATTEMPTS"
 # ... and between attempts it waits this long, doubling each time (capped at 15 minutes).
 OUTBOX_BACKOFF_SECONDS = "OUTBOX_BACKOFF_SECONDS"
+# The CloudWatch namespace of the embedded-format metrics (inventory_core.adapters.metrics).
+METRICS_NAMESPACE = "METRICS_NAMESPACE"
+DEFAULT_METRICS_NAMESPACE = "Replenishment"
 
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
             FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
             SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS,
-            OUTBOX_MAX_ATTEMPTS, OUTBOX_BACKOFF_SECONDS)
+            OUTBOX_MAX_ATTEMPTS, OUTBOX_BACKOFF_SECONDS, METRICS_NAMESPACE)
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,13 @@ def _whole(name: str, text: str | None, default: int, minimum: int) -> int:
     if not text.strip().isdigit() or int(text) < minimum:
         raise ValueError(f"{name}: {text!r} is not a whole number >= {minimum}")
     return int(text)
+
+
+def metrics_namespace(environ: os._Environ | dict | None = None) -> str:
+    """Read apart from Settings: metrics are written from any depth, where no Settings is at
+    hand, and the namespace is fixed per deployment."""
+    env = os.environ if environ is None else environ
+    return env.get(METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE
 
 
 def parse_factory_emails(text: str) -> tuple[tuple[int, str], ...]:

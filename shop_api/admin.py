@@ -23,8 +23,6 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 def adjust_stock(body: dict, item_id: int):
     try:
         quantity = shop_service.adjust_stock(unit_of_work(), item_id, body["delta"], body["reason"])
-    except shop_service.ItemNotFound:
-        return error_response(404, f"Item {item_id} does not exist.")
     except shop_service.InvalidQuantity as exc:
         return error_response(422, str(exc))
     return {"item_id": item_id, "quantity": quantity}
@@ -60,12 +58,7 @@ def get_dead_letter(dead_letter_id: int):
 @admin_required
 def redrive_dead_letter(dead_letter_id: int):
     """Send the message back to its source queue."""
-    try:
-        return dead_letters.redrive(unit_of_work(), messaging(), dead_letter_id)
-    except dead_letters.DeadLetterNotFound:
-        return error_response(404, f"Dead letter {dead_letter_id} does not exist.")
-    except dead_letters.AlreadyRedriven as exc:
-        return error_response(409, str(exc))
+    return dead_letters.redrive(unit_of_work(), messaging(), dead_letter_id)
 
 
 @blp.post("/dead-letters/redrive")

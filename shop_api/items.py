@@ -25,10 +25,7 @@ def list_items():
 @blp.response(200, schemas.Item)
 @blp.alt_response(404, description="No such item")
 def get_item(item_id: int):
-    try:
-        return shop_service.get_item(unit_of_work(), item_id)
-    except shop_service.ItemNotFound:
-        return error_response(404, f"Item {item_id} does not exist.")
+    return shop_service.get_item(unit_of_work(), item_id)
 
 
 @blp.post("/purchases")
