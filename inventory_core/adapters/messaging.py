@@ -61,9 +61,10 @@ class ClientProfile:
 # Consumers and the admin routes: fail reasonably fast, retry twice.
 READ_TIMEOUT_SECONDS = 5
 STANDARD = ClientProfile(connect_timeout=2, read_timeout=READ_TIMEOUT_SECONDS, attempts=3)
-# The outbox sweep: it starts a publish only while this worst case still fits in its time
+# The outbox sweep: it starts a publish only while this worst case (3 s) still fits in its time
 # budget (consumers.outbox_sweep), so shorter calls leave it more of the budget to publish in.
-SWEEP = ClientProfile(connect_timeout=1, read_timeout=2, attempts=2)
+# No retry within a call: the next sweep is the retry, with backoff (outbox.RetryPolicy).
+SWEEP = ClientProfile(connect_timeout=1, read_timeout=2, attempts=1)
 # Publishing right after a request's commit: the buyer is waiting, and the sale is already
 # committed. One attempt, short timeouts; the outbox relay gives it about a second in all
 # (REQUEST_PATH_BUDGET_SECONDS) and the sweep sends whatever did not make it. An SNS Publish is
