@@ -16,9 +16,9 @@ import logging
 import time
 
 from consumers import runtime
-from inventory_core.adapters import outbox
+from inventory_core.adapters import metrics, outbox
 from inventory_core.adapters.models.common import utcnow
-from inventory_core.service_layer import housekeeping
+from inventory_core.service_layer import housekeeping, parked_events
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -68,13 +68,25 @@ def _time_budget(context) -> float:
     return MAX_SECONDS
 
 
+def report(uow: UnitOfWork, service: str) -> dict[str, int]:
+    """The outbox's state as metrics after each sweep (every minute on AWS): OutboxParkedRows,
+    which Terraform alarms on (a parked event waits for an operator), and OutboxPendingRows."""
+    counts = parked_events.counts(uow)
+    metrics.emit("OutboxParkedRows", counts["parked"], service=service)
+    metrics.emit("OutboxPendingRows", counts["pending"], service=service)
+    return counts
+
+
 def shop_handler(event=None, context=None) -> dict:
     """The shop's sweep; also forgets what the shop keeps only for a while (Idempotency-Keys,
     sign-in attempts: a day), since it runs on a schedule anyway (every minute on AWS)."""
     totals = sweep(runtime.shop_uow(), max_seconds=_time_budget(context))
+    totals["outbox"] = report(runtime.shop_uow(), "shop")
     totals["forgotten"] = housekeeping.forget_expired(runtime.shop_uow())
     return totals
 
 
 def factory_handler(event=None, context=None) -> dict:
-    return sweep(runtime.factory_uow(), max_seconds=_time_budget(context))
+    totals = sweep(runtime.factory_uow(), max_seconds=_time_budget(context))
+    totals["outbox"] = report(runtime.factory_uow(), "factory")
+    return totals
