@@ -74,7 +74,7 @@ def register_database_commands(app: Flask) -> None:
         from inventory_core.service_layer import parked_events
         if (outbox_id is None) == (not everything):
             raise click.UsageError("give an outbox id or --all (not both)")
-        if everything:
+        if outbox_id is None:
             result = parked_events.republish_all(unit_of_work(), messaging())
             click.echo(f"re-published {result['republished']}: {result['published']} published, "
                        f"{result['republished'] - result['published']} back with the sweep")
