@@ -5,6 +5,7 @@ work. `AWS_ENDPOINT_URL` (read into Settings) points every client at moto's serv
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
@@ -105,6 +106,7 @@ class Messaging:
         self._session = boto3.session.Session()
         self._clients: dict[tuple[str, float | None], Any] = {}
         self._queue_urls: dict[str, str] = {}
+        self._warm = False
 
     @overload
     def client(self, service: Literal["sqs"], read_timeout: float | None = ...) -> SQSClient: ...
@@ -127,6 +129,18 @@ class Messaging:
                     endpoint_url=self.settings.aws_endpoint_url,
                     config=self.profile.config(read_timeout))
             return self._clients[key]
+
+    def warm(self) -> None:
+        """Make, once, what a publish needs, before a relay starts its clock: the clients (CPU
+        only, but a cold process takes a while over it) and the account id of topic ARNs (set
+        on AWS; read from STS locally, within this profile's timeouts)."""
+        if self._warm:
+            return
+        self._warm = True
+        self.client("sns")
+        self.client("sqs")
+        with contextlib.suppress(Exception):  # if not, publish reads it, within its budget
+            _ = self.account_id
 
     @property
     def publish_timeout_seconds(self) -> float:
