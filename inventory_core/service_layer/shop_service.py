@@ -20,8 +20,10 @@ from inventory_core.adapters.models.shop import (
     ShopProcessedEvent,
     StockLedgerEntry,
 )
+from inventory_core.domain import replenishment
 from inventory_core.domain.errors import NotFound, Unprocessable
 from inventory_core.domain.events import MAX_QUANTITY, new_event
+from inventory_core.domain.replenishment import Action
 from inventory_core.domain.stock import (
     DEFAULT_RULE,
     InvalidQuantity,
@@ -80,7 +82,8 @@ class ReceiveResult:
 
 def rule_of(item: Item) -> Rule:
     r = item.reorder_rule
-    return Rule(r.reorder_point, r.target_level, r.multiple) if r else DEFAULT_RULE
+    return (Rule(r.reorder_point, r.target_level, r.multiple, r.max_order_quantity) if r
+            else DEFAULT_RULE)
 
 
 def replenishment_as_dict(order: ReplenishmentOrder) -> dict:
@@ -88,9 +91,13 @@ def replenishment_as_dict(order: ReplenishmentOrder) -> dict:
             "quantity": order.quantity, "status": order.status, "trigger": order.trigger,
             "requester": order.requester, "factory_reference": order.factory_reference,
             "received_quantity": order.received_quantity,
+            "request_count": order.request_count,
             "created_at": iso(order.created_at),
+            "requested_at": iso(order.requested_at or order.created_at),
             "accepted_at": iso(order.accepted_at),
-            "fulfilled_at": iso(order.fulfilled_at)}
+            "due_at": iso(order.due_at),
+            "fulfilled_at": iso(order.fulfilled_at),
+            "ended_at": iso(order.ended_at), "end_reason": order.end_reason}
 
 
 def _find_item(session, item: str | int) -> Item:
@@ -187,9 +194,13 @@ def _ensure_replenishment(uow, item, on_hand, shortfall, requester, trigger) -> 
                                 .where(ReplenishmentOrder.open_item_id == item.item_id))
     if open_order is not None:
         return open_order
+    # Never more than the rule's maximum order, however large the shortfall: one anonymous
+    # purchase must not size production.
     quantity = reorder_quantity(rule_of(item), on_hand, 0, shortfall)
+    now = utcnow()
     order = ReplenishmentOrder(item_id=item.item_id, open_item_id=item.item_id, quantity=quantity,
-                               status="requested", trigger=trigger, requester=requester)
+                               status=replenishment.INITIAL, trigger=trigger, requester=requester,
+                               request_count=1, created_at=now, requested_at=now)
     session.add(order)
     session.flush()  # the unique index on open_item_id stops a second open order here
     uow.emit(new_event("replenishment.requested", {
@@ -233,9 +244,10 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
         order = (session.get(ReplenishmentOrder, replenishment_order_id)
                  if replenishment_order_id else None)
-        if order is not None and order.open_item_id is not None:
+        if order is not None and replenishment.is_open(order.status):
+            order.status = replenishment.next_status(order.status, Action.RECEIVE,
+                                                     order.replenishment_order_id)
             order.open_item_id = None
-            order.status = "fulfilled"
             order.fulfilled_at = utcnow()
             order.received_quantity = quantity
         if before == 0:
@@ -269,16 +281,20 @@ def adjust_stock(uow: UnitOfWork, item_id: int, delta: int, reason: str) -> int:
 
 @retry_transient
 def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
-                                factory_reference: str) -> bool:
-    """Record that the factory took the order. Idempotent; False for an unknown order."""
+                                factory_reference: str, due_at: datetime | None = None) -> bool:
+    """Record that the factory took the order (and when it promised it: `due_at`). Idempotent;
+    False for an unknown order."""
     with uow:
-        # Conditional: a restock may have fulfilled the order since the factory answered (a short
-        # lead time), and a fulfilled order must never go back to accepted.
+        # Conditional on the states `accept` may start from: a restock may have fulfilled the
+        # order since the factory answered (a short lead time), or an operator cancelled it, and
+        # an ended order never moves again.
         accepted = rows_matched(uow.session,
             update(ReplenishmentOrder)
             .where(ReplenishmentOrder.replenishment_order_id == replenishment_order_id,
-                   ReplenishmentOrder.status == "requested")
-            .values(status="accepted", accepted_at=utcnow(), factory_reference=factory_reference)
+                   ReplenishmentOrder.status.in_(replenishment.sources(Action.ACCEPT)))
+            .values(status=replenishment.next_status(replenishment.Status.REQUESTED,
+                                                     Action.ACCEPT),
+                    accepted_at=utcnow(), factory_reference=factory_reference, due_at=due_at)
             .execution_options(synchronize_session=False)) == 1
         if accepted:
             uow.commit()
@@ -293,7 +309,8 @@ def item_as_dict(item: Item) -> dict:
     return {"item_id": item.item_id, "name": item.name, "price": item.price,
             "quantity": item.quantity, "factory_id": item.factory_id,
             "factory_name": item.factory.name, "reorder_point": rule.reorder_point,
-            "target_level": rule.target_level, "reorder_multiple": rule.multiple}
+            "target_level": rule.target_level, "reorder_multiple": rule.multiple,
+            "max_order_quantity": rule.max_order}
 
 
 def list_items(uow: UnitOfWork) -> list[dict]:
