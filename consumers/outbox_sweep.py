@@ -3,8 +3,9 @@ relay left behind (a broker outage, a process that died between commit and publi
 
 One sweep walks the unpublished rows once, oldest first, in two rounds: rows that never failed,
 then rows that failed before and whose backoff has run out (inventory_core.adapters.outbox). A
-row is tried at most once per sweep, so rows that keep failing, however many, never keep a
-healthy row behind them waiting; after OUTBOX_MAX_ATTEMPTS they are parked for an operator.
+row is tried at most once per sweep, and a destination that failed three times in a row not
+again in that sweep, so rows that keep failing, however many, never keep a healthy row behind
+them waiting; after OUTBOX_MAX_ATTEMPTS they are parked for an operator.
 
 Rows are claimed with a short lease, so a sweep and a post-commit relay never send the same row
 at once; a row published twice anyway (a crash after publish) is a duplicate the idempotent
@@ -37,15 +38,18 @@ def sweep(uow: UnitOfWork, limit: int = LIMIT, max_seconds: float = MAX_SECONDS,
     deadline = started + max_seconds
     due_by = utcnow()
     failed_now: list[int] = []  # rows that failed in this sweep are not tried again in it
-    totals: dict[str, float] = {"published": 0, "failed": 0, "parked": 0, "passes": 0}
+    breaker = outbox.Breaker()  # nor destinations that failed three times in a row
+    totals: dict[str, float] = {"published": 0, "failed": 0, "parked": 0, "skipped": 0,
+                                "passes": 0}
     out_of_time = False
     for retries in (False, True):
         after_id = 0
         while not out_of_time:
             result = outbox.relay(uow.sessions, uow.outbox_model, publisher, limit=limit,
                                   policy=uow.policy, deadline=deadline, retries=retries,
-                                  after_id=after_id, due_by=due_by, skip=failed_now)
-            for key in ("published", "failed", "parked"):
+                                  after_id=after_id, due_by=due_by, skip=failed_now,
+                                  breaker=breaker)
+            for key in ("published", "failed", "parked", "skipped"):
                 totals[key] += getattr(result, key)
             failed_now += result.failed_ids
             totals["passes"] += 1

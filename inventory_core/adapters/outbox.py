@@ -11,7 +11,9 @@ mistake, a message SNS refuses):
   `RetryPolicy.max_attempts` it is parked (`parked_at`) with its last error: no relay tries it
   again until an operator re-publishes it (`republish`);
 - a relay is given a deadline and starts a publish only while the publisher's worst case still
-  fits before it; rows it claimed and did not reach are released at once."""
+  fits before it; rows it claimed and did not reach are released at once;
+- a sweep stops trying a destination that failed three times in a row (`Breaker`), so rows for
+  a deleted topic cost it three calls, not one per row."""
 from __future__ import annotations
 
 import logging
@@ -56,6 +58,26 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+class Breaker:
+    """One sweep's view of its destinations: one that failed `threshold` times in a row (a
+    deleted topic fails every row) is not tried again in that sweep. Its other rows are left
+    as they are, unclaimed and not counted, for the next sweep; the rows behind them go out."""
+
+    def __init__(self, threshold: int = 3):
+        self.threshold = threshold
+        self._failures: dict[str, int] = {}
+
+    @property
+    def broken(self) -> set[str]:
+        return {d for d, n in self._failures.items() if n >= self.threshold}
+
+    def allows(self, destination: str) -> bool:
+        return self._failures.get(destination, 0) < self.threshold
+
+    def record(self, destination: str, published: bool) -> None:
+        self._failures[destination] = 0 if published else self._failures.get(destination, 0) + 1
+
+
 def add(session: Session, outbox_model: type[OutboxMixin], event: Event, destination: str,
         delay_seconds: int = 0) -> None:
     """Write `event` to the outbox, in the caller's transaction."""
@@ -73,6 +95,7 @@ class RelayResult:
     claimed: int = 0
     last_id: int = 0  # the highest outbox id this pass found (the sweep's cursor)
     out_of_time: bool = False  # stopped at the deadline with claimed rows left (released)
+    skipped: int = 0  # claimed, then released untried: their destination's breaker is open
     failed_ids: list[int] = field(default_factory=list)
 
 
@@ -80,26 +103,33 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
           event_ids: list[str] | None = None, limit: int = 100,
           policy: RetryPolicy = DEFAULT_POLICY, deadline: float | None = None,
           retries: bool = False, after_id: int = 0, due_by: datetime | None = None,
-          skip: Collection[int] = (),
+          skip: Collection[int] = (), breaker: Breaker | None = None,
           ) -> RelayResult:
     """Publish up to `limit` unpublished, unparked outbox rows, oldest first.
 
     `event_ids`: only these (the post-commit path). Otherwise (the sweep) rows after `after_id`
     that never failed, or with `retries`, rows that failed before and are due by `due_by` (now
-    by default), but not those in `skip`. `deadline` (time.monotonic()): start no publish that
-    could end after it."""
+    by default), but not those in `skip` nor for a destination the `breaker` gave up on in this
+    sweep. `deadline` (time.monotonic()): start no publish that could end after it."""
     result = RelayResult()
     if event_ids is not None and not event_ids:
         return result
+    broken = breaker.broken if breaker is not None else set()
     rows, result.selected, result.last_id = _claim(sessions, outbox_model, event_ids, limit,
-                                                   retries, after_id, due_by or utcnow(), skip)
+                                                   retries, after_id, due_by or utcnow(), skip,
+                                                   broken)
     result.claimed = len(rows)
     worst_case = float(getattr(publisher, "publish_timeout_seconds", 0.0))
+    untried: list[int] = []
     for index, row in enumerate(rows):
         if deadline is not None and time.monotonic() + worst_case > deadline:
-            _release(sessions, outbox_model, [r.outbox_id for r in rows[index:]])
+            untried += [r.outbox_id for r in rows[index:]]
             result.out_of_time = True
             break
+        if breaker is not None and not breaker.allows(row.destination):
+            untried.append(row.outbox_id)
+            result.skipped += 1
+            continue
         try:
             publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
         except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
@@ -110,13 +140,19 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
             result.failed += 1
             result.parked += parked
             result.failed_ids.append(row.outbox_id)
+            if breaker is not None:
+                breaker.record(row.destination, published=False)
         else:
             _mark_published(sessions, outbox_model, row.outbox_id)
             result.published += 1
+            if breaker is not None:
+                breaker.record(row.destination, published=True)
+    if untried:
+        _release(sessions, outbox_model, untried)
     return result
 
 
-def _claim(sessions, model, event_ids, limit, retries, after_id, due_by, skip):
+def _claim(sessions, model, event_ids, limit, retries, after_id, due_by, skip, broken):
     """Lease up to `limit` rows to this relay; each claim counts as an attempt. The rows won, how
     many were found, and the highest id found."""
     now = utcnow()
@@ -124,6 +160,8 @@ def _claim(sessions, model, event_ids, limit, retries, after_id, due_by, skip):
         query = (select(model).where(model.published_at.is_(None), model.parked_at.is_(None))
                  .where(or_(model.claimed_until.is_(None), model.claimed_until < now))
                  .order_by(model.outbox_id).limit(limit))
+        if broken:
+            query = query.where(model.destination.not_in(sorted(broken)))
         if event_ids is not None:
             query = query.where(model.event_id.in_(event_ids))
         elif retries:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inventory_core.adapters.messaging import REQUEST_PATH, REQUEST_PATH_BUDGET_SECONDS, SWEEP
-from inventory_core.adapters.outbox import MAX_BACKOFF_SECONDS, RetryPolicy
+from inventory_core.adapters.outbox import MAX_BACKOFF_SECONDS, Breaker, RetryPolicy
 from inventory_core.config import Settings
 from inventory_core.databases import retry_policy
 
@@ -38,3 +38,13 @@ def test_the_request_path_client_fits_its_budget_and_the_sweeps_fits_a_short_lam
     assert REQUEST_PATH.worst_case_seconds <= REQUEST_PATH_BUDGET_SECONDS - 0.25
     assert REQUEST_PATH.config().retries == {"total_max_attempts": 1, "mode": "standard"}
     assert SWEEP.worst_case_seconds == 3
+
+
+def test_a_sweep_gives_up_on_a_destination_after_three_failures_in_a_row():
+    breaker = Breaker()
+    for published in (False, False, True, False, False):  # a success resets the count
+        breaker.record("stock_events", published)
+    assert breaker.allows("stock_events") and breaker.broken == set()
+    breaker.record("stock_events", False)
+    assert not breaker.allows("stock_events") and breaker.broken == {"stock_events"}
+    assert breaker.allows("replenishment_requested")
