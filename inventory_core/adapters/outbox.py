@@ -104,13 +104,15 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
           policy: RetryPolicy = DEFAULT_POLICY, deadline: float | None = None,
           retries: bool = False, after_id: int = 0, due_by: datetime | None = None,
           skip: Collection[int] = (), breaker: Breaker | None = None,
-          ) -> RelayResult:
+          budget_seconds: float | None = None) -> RelayResult:
     """Publish up to `limit` unpublished, unparked outbox rows, oldest first.
 
     `event_ids`: only these (the post-commit path). Otherwise (the sweep) rows after `after_id`
     that never failed, or with `retries`, rows that failed before and are due by `due_by` (now
     by default), but not those in `skip` nor for a destination the `breaker` gave up on in this
-    sweep. `deadline` (time.monotonic()): start no publish that could end after it."""
+    sweep. `deadline` (time.monotonic()): start no publish that could end after it; or
+    `budget_seconds`: the same, counted from when the rows are claimed (the post-commit path:
+    the budget is for the broker, the database work is the request's own)."""
     result = RelayResult()
     if event_ids is not None and not event_ids:
         return result
@@ -119,6 +121,8 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
                                                    retries, after_id, due_by or utcnow(), skip,
                                                    broken)
     result.claimed = len(rows)
+    if budget_seconds is not None:
+        deadline = time.monotonic() + budget_seconds
     worst_case = float(getattr(publisher, "publish_timeout_seconds", 0.0))
     untried: list[int] = []
     for index, row in enumerate(rows):

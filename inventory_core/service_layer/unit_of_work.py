@@ -61,15 +61,13 @@ class UnitOfWork:
         event_ids, self._event_ids = self._event_ids, []
         if self.publisher is not None and event_ids:
             try:
-                deadline = None
                 if self.publish_budget_seconds is not None:
                     # Clients are made before the clock starts: the budget is for the broker.
                     warm = getattr(self.publisher, "warm", None)
                     if warm is not None:
                         warm()
-                    deadline = time.monotonic() + self.publish_budget_seconds
                 outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids,
-                             policy=self.policy, deadline=deadline)
+                             policy=self.policy, budget_seconds=self.publish_budget_seconds)
             except Exception:  # the change is committed; never report it failed
                 # An error here (the database busy while claiming or marking rows) must not reach
                 # the caller: it would answer "failed" for a committed sale, and a retry would
