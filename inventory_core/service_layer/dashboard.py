@@ -1,8 +1,9 @@
 """The operations dashboard's read model: the shop's state at a glance, as plain dicts.
 
 One short read transaction. Only signed-in operators see it (shop_api.dashboard), and still
-nothing secret is in it (no tokens, no URLs, no message bodies: a dead letter shows its type,
-queue and failure reason, not its payload; e-mail addresses half-masked, buyers' names absent)."""
+nothing secret is in it (no tokens, no URLs, no message bodies: a dead letter or a parked
+outbox event shows its type, queue or topic and failure reason, not its payload; e-mail
+addresses half-masked, buyers' names absent)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,7 +20,7 @@ from inventory_core.adapters.models.shop import (
     ShopOutbox,
     StockLedgerEntry,
 )
-from inventory_core.adapters.outbox import pending_count
+from inventory_core.adapters.outbox import parked_count, parked_rows, pending_count
 from inventory_core.domain import replenishment
 from inventory_core.domain.replenishment import Timeouts
 from inventory_core.service_layer import replenishments
@@ -30,6 +31,7 @@ from inventory_core.service_layer.unit_of_work import UnitOfWork
 LEDGER_ROWS = 12
 DEAD_LETTER_ROWS = 20
 EMAIL_ROWS = 15
+PARKED_ROWS = 20
 
 
 def _age(now: datetime, since: datetime | None) -> int | None:
@@ -112,6 +114,8 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None,
         dead_count = session.scalar(select(func.count()).select_from(DeadLetter)
                                     .where(DeadLetter.status == "dead")) or 0
         outbox_pending = pending_count(session, ShopOutbox)
+        outbox_parked = parked_count(session, ShopOutbox)
+        parked = parked_rows(session, ShopOutbox, PARKED_ROWS)
     lifecycle = replenishments.counts(uow, timeouts, now)
     anomalies = replenishments.recent_anomalies(uow)
     return {
@@ -120,11 +124,11 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None,
                     "open_replenishments": len(open_rows), "ads_paused": len(paused),
                     "dead_letters": dead_count, "emails_sent": email_counts.get("sent", 0),
                     "emails_pending": sum(n for s, n in email_counts.items() if s != "sent"),
-                    "outbox_pending": outbox_pending,
+                    "outbox_pending": outbox_pending, "outbox_parked": outbox_parked,
                     "orders_failed": lifecycle["failed"], "orders_stalled": lifecycle["stalled"],
                     "orders_overdue": lifecycle["overdue"],
                     "delivery_anomalies": lifecycle["anomalies"]},
         "items": items, "replenishments": open_rows, "ads_paused": paused,
         "anomalies": anomalies,
-        "ledger": ledger, "dead_letters": dead_letters, "emails": emails,
+        "ledger": ledger, "dead_letters": dead_letters, "emails": emails, "parked_events": parked,
     }

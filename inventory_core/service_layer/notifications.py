@@ -48,7 +48,7 @@ EVENT_TYPES = ("stock.depleted", "stock.restocked", "replenishment.requested",
                "replenishment.cancelled", "replenishment.failed", "replenishment.stalled",
                "delivery.anomaly")
 # A `sending` row whose sender vanished (a crash, a Lambda timeout) can be claimed again after
-# this; longer than one SES call with its retries (see messaging.FAST).
+# this; longer than one SES call with its retries (see messaging.STANDARD).
 CLAIM_SECONDS = 30
 
 
