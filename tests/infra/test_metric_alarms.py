@@ -30,7 +30,8 @@ def emitted_metrics() -> dict[str, set[str]]:
 def metric_alarms(terraform_hcl) -> list[dict]:
     return [body for _, _, _, body in blocks(terraform_hcl, "resource",
                                              "aws_cloudwatch_metric_alarm")
-            if body["namespace"] != "AWS/SQS"]
+            # the DLQ alarms (alarms.tf: metric math over AWS/SQS) name no namespace of their own
+            if body.get("namespace", "AWS/SQS") != "AWS/SQS"]
 
 
 def test_the_application_writes_the_metrics_the_issue_names():
@@ -61,7 +62,8 @@ def test_every_metric_alarm_watches_a_metric_the_code_writes(terraform_hcl):
         for name in watched(alarm, terraform_hcl):
             assert set(alarm.get("dimensions", {})) == emitted[name], (name, alarm)
         assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"], alarm
-        assert alarm["treat_missing_data"] == "notBreaching", alarm  # no data: nothing happened
+        # no data: nothing happened ("ignore": a gauge keeps its state between sweeps, outbox)
+        assert alarm["treat_missing_data"] in ("notBreaching", "ignore"), alarm
 
 
 def test_the_functions_write_into_the_alarmed_namespace(terraform_hcl):

@@ -139,8 +139,10 @@ def test_an_order_produced_but_never_received_is_escalated_once_and_kept_open(li
     stack.start("order", "production", "notification")  # no delivery consumer: lost on its way
     stack.buy("Item2", 5, "jeonghun")
     wait_for(lambda: requests.get(f"{stack.factory.url}/production-orders?status=completed",
-                                  timeout=10).json(), message="produced")
-    order_id = stack.replenishments()[0]["replenishment_order_id"]
+                                  timeout=10).json(), timeout=60, message="produced")
+    # The acceptance is recorded after the factory answered, so production may finish first.
+    order_id = wait_for(lambda: [o for o in stack.replenishments() if o["status"] == "accepted"],
+                        timeout=60, message="the acceptance recorded")[0]["replenishment_order_id"]
     overdue = utcnow() + timedelta(seconds=TIMEOUTS.grace_seconds + 5)
     assert lifecycle.check(now=overdue)["stalled"] == 1
     later = lifecycle.check(now=overdue + timedelta(seconds=TIMEOUTS.grace_seconds + 5))

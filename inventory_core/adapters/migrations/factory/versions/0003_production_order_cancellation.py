@@ -1,7 +1,7 @@
 """production orders can be cancelled
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-03
 
 """
@@ -13,8 +13,8 @@ from alembic import op
 from inventory_core.adapters.models.common import UTCDateTime
 
 # revision identifiers, used by Alembic.
-revision: str = '0002'
-down_revision: str | Sequence[str] | None = '0001'
+revision: str = '0003'
+down_revision: str | Sequence[str] | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
