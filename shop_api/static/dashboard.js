@@ -57,6 +57,7 @@
 
   function renderSummary(s) {
     var classes = { out_of_stock: s.out_of_stock ? "bad" : "", ads_paused: s.ads_paused ? "warn" : "",
+                    backorders_waiting: s.backorders_waiting ? "warn" : "",
                     dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "" };
     document.querySelectorAll("#summary [data-k]").forEach(function (b) {
       var key = b.getAttribute("data-k");
@@ -79,6 +80,11 @@
       var nums = el("div", { className: "nums" }, el("span", { className: "qty", text: i.quantity }),
         " in stock · reorder below " + i.reorder_point + " · target " + i.target_level);
       if (i.on_order) nums.append(" · ", el("em", { text: i.on_order + " on order" }));
+      if (i.backorders_waiting) {
+        nums.append(" · ", el("em", { className: "backorders", "data-backorders": i.backorders_waiting,
+          text: i.backorders_waiting + " backordered (" + i.backordered + " units), oldest waiting " +
+                age(i.backorder_oldest_age_seconds) }));
+      }
       var head = el("div", { className: "item-head" }, el("span", { className: "name", text: i.name }),
         el("span", { className: "factory", text: i.factory_name }));
       if (i.ad_status) {
