@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 
+from inventory_core import logs
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.config import Settings
 from inventory_core.databases import FACTORY, SHOP
@@ -11,7 +12,10 @@ from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 @functools.lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings.from_env()
+    found = Settings.from_env()
+    if found.on_lambda:  # JSON log lines (LOG_FORMAT), unless the function's app set them up
+        logs.configure_from("consumers", found, only_once=True)
+    return found
 
 
 @functools.lru_cache(maxsize=1)

@@ -308,4 +308,6 @@ def handle_event(uow: UnitOfWork, mailer: Mailer, sender: str, event: Event) -> 
         log.info("%s %s was recorded before; sending only what is still unsent",
                  event.type, event.event_id)
     sent = send_pending(uow, mailer, sender, event.event_id)
+    log.info("%s for item %s: ad %s, %d e-mail(s) sent", event.type,
+             event.payload.get("item_id"), ad_change or "unchanged", sent)
     return NotifyResult(recorded, ad_change, sent)

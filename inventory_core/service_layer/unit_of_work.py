@@ -4,6 +4,7 @@ Events emitted inside go to the outbox in the same transaction; after a successf
 are handed to the publisher at once (when one is set), and the outbox sweep covers any failure."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -13,6 +14,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from inventory_core import correlation
 from inventory_core.adapters import outbox
 from inventory_core.adapters.models.common import OutboxMixin
 from inventory_core.domain.events import Event
@@ -45,7 +47,10 @@ class UnitOfWork:
         self.session.close()
 
     def emit(self, event: Event, delay_seconds: int = 0) -> None:
-        """Write `event` to the outbox, bound where the topology sends its type."""
+        """Write `event` to the outbox, bound where the topology sends its type. An event made
+        without a correlation id joins the flow being handled (inventory_core.correlation)."""
+        if event.correlation_id is None and correlation.current():
+            event = dataclasses.replace(event, correlation_id=correlation.current())
         outbox.add(self.session, self.outbox_model, event, TOPOLOGY.event_types[event.type],
                    delay_seconds)
         self._event_ids.append(event.event_id)

@@ -340,7 +340,8 @@ def test_topics_are_encrypted_and_subscriptions_are_raw(terraform_hcl):
 
 def test_every_dlq_has_a_depth_alarm(terraform_hcl):
     (alarm,) = [body for _, _, _, body
-                in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")]
+                in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")
+                if body["namespace"] == "AWS/SQS"]
     assert alarm["for_each"] == "${local.queues}"
     assert alarm["metric_name"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["namespace"] == "AWS/SQS"
