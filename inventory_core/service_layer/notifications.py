@@ -49,7 +49,7 @@ CONSUMER = "notify"
 EVENT_TYPES = ("stock.depleted", "stock.restocked", "replenishment.requested",
                "backorder.filled", "backorder.cancelled")
 # A `sending` row whose sender vanished (a crash, a Lambda timeout) can be claimed again after
-# this; longer than one SES call with its retries (see messaging.FAST).
+# this; longer than one SES call with its retries (see messaging.STANDARD).
 CLAIM_SECONDS = 30
 
 
