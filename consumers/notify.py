@@ -1,6 +1,7 @@
-"""Notify consumer: stock.depleted / stock.restocked / replenishment.requested and .cancelled ->
-pause or resume the item's advertisement and e-mail the ad or factory manager through SES;
-replenishment.failed / .stalled and delivery.anomaly -> e-mail the operator (OPERATOR_EMAIL).
+"""Notify consumer: stock.depleted / stock.restocked / replenishment.requested and .cancelled /
+backorder.filled / backorder.cancelled -> pause or resume the item's advertisement and e-mail the
+ad or factory manager, or the backorder's requester, through SES; replenishment.failed / .stalled
+and delivery.anomaly -> e-mail the operator (OPERATOR_EMAIL).
 
 Idempotent on the event id (see inventory_core.service_layer.notifications): a duplicate sends no
 second e-mail.

@@ -8,6 +8,7 @@ from api_common.auth import admin_required
 from api_common.context import messaging, unit_of_work
 from api_common.errors import error_response
 from inventory_core.service_layer import (
+    backorders,
     dead_letters,
     parked_events,
     replenishments,
@@ -31,6 +32,18 @@ def adjust_stock(body: dict, item_id: int):
     except shop_service.InvalidQuantity as exc:
         return error_response(422, str(exc))
     return {"item_id": item_id, "quantity": quantity}
+
+
+@blp.post("/backorders/<id:backorder_id>/cancel")
+@blp.response(200, schemas.Backorder)
+@blp.alt_response(404, description="No such backorder")
+@blp.alt_response(409, description="Filled or cancelled already")
+@blp.doc(security=BEARER)
+@admin_required
+def cancel_backorder(backorder_id: int):
+    """Cancel a waiting backorder: its units are no longer owed (a plain sale may take them).
+    404 and 409 (filled or cancelled already) come from the domain's errors."""
+    return backorders.cancel(unit_of_work(), backorder_id)
 
 
 @blp.get("/dead-letters")

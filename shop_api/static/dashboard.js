@@ -57,6 +57,7 @@
 
   function renderSummary(s) {
     var classes = { out_of_stock: s.out_of_stock ? "bad" : "", ads_paused: s.ads_paused ? "warn" : "",
+                    backorders_waiting: s.backorders_waiting ? "warn" : "",
                     dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "",
                     outbox_parked: s.outbox_parked ? "bad" : "",
                     orders_failed: s.orders_failed ? "bad" : "", orders_stalled: s.orders_stalled ? "bad" : "",
@@ -83,6 +84,11 @@
         " in stock · reorder below " + i.reorder_point + " · target " + i.target_level + " · ",
         el("span", { className: "max-order", text: "orders at most " + i.max_order_quantity }));
       if (i.on_order) nums.append(" · ", el("em", { text: i.on_order + " on order" }));
+      if (i.backorders_waiting) {
+        nums.append(" · ", el("em", { className: "backorders", "data-backorders": i.backorders_waiting,
+          text: i.backorders_waiting + " backordered (" + i.backordered + " units), oldest waiting " +
+                age(i.backorder_oldest_age_seconds) }));
+      }
       var head = el("div", { className: "item-head" }, el("span", { className: "name", text: i.name }),
         el("span", { className: "factory", text: i.factory_name }));
       if (i.ad_status) {
