@@ -138,10 +138,12 @@ def list_dead_letters(uow: UnitOfWork, status: str | None = None, limit: int = 1
         return [as_dict(row) for row in uow.session.scalars(query)]
 
 
-def get_dead_letter(uow: UnitOfWork, dead_letter_id: int) -> dict | None:
+def get_dead_letter(uow: UnitOfWork, dead_letter_id: int) -> dict:
     with uow:
         row = uow.session.get(DeadLetter, dead_letter_id)
-        return as_dict(row) if row else None
+        if row is None:
+            raise DeadLetterNotFound(dead_letter_id)
+        return as_dict(row)
 
 
 def redrive(uow: UnitOfWork, messaging: QueueSender, dead_letter_id: int) -> dict:

@@ -30,6 +30,11 @@ DUE_TOLERANCE_SECONDS = 1.0
 STATUSES = ("in_production", "completed")
 
 
+class ProductionOrderNotFound(NotFound):
+    def __init__(self, production_order_id: object) -> None:
+        super().__init__(f"Production order {production_order_id} does not exist.")
+
+
 class UnknownFactory(NotFound):
     def __init__(self, factory_id: object) -> None:
         super().__init__(f"Factory {factory_id} does not exist.")
@@ -197,7 +202,9 @@ def list_production_orders(uow: UnitOfWork, status: str | None = None,
         return [production_order_as_dict(o) for o in uow.session.scalars(query.limit(limit))]
 
 
-def get_production_order(uow: UnitOfWork, production_order_id: int) -> dict | None:
+def get_production_order(uow: UnitOfWork, production_order_id: int) -> dict:
     with uow:
         order = uow.session.get(ProductionOrder, production_order_id)
-        return production_order_as_dict(order) if order else None
+        if order is None:
+            raise ProductionOrderNotFound(production_order_id)
+        return production_order_as_dict(order)

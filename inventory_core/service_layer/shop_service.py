@@ -46,6 +46,11 @@ class KeyReused(Unprocessable):
     """An Idempotency-Key sent again with a different request."""
 
 
+class ReplenishmentNotFound(NotFound):
+    def __init__(self, replenishment_order_id: object) -> None:
+        super().__init__(f"Replenishment order {replenishment_order_id} does not exist.")
+
+
 # Keys are kept at least this long (the IETF draft and Stripe: 24 h); a retry after that is new.
 KEEP_IDEMPOTENCY_KEYS = timedelta(hours=24)
 
@@ -133,7 +138,8 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
         first = idempotency_keys.claim_key(uow.session, request.key, request.fingerprint)
         if first is not None:
             if first.request_hash != request.fingerprint:
-                raise KeyReused("this Idempotency-Key was used for a different request")
+                raise KeyReused("This Idempotency-Key was used for a different request; use a new "
+                                "key for a new purchase.")
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
         result = _sell(uow, item_key, quantity, requester)
         status, body = answer(result)
@@ -354,10 +360,12 @@ def list_replenishments(uow: UnitOfWork, status: str | None = None, limit: int =
         return [replenishment_as_dict(o) for o in uow.session.scalars(query.limit(limit))]
 
 
-def get_replenishment(uow: UnitOfWork, replenishment_order_id: int) -> dict | None:
+def get_replenishment(uow: UnitOfWork, replenishment_order_id: int) -> dict:
     with uow:
         order = uow.session.get(ReplenishmentOrder, replenishment_order_id)
-        return replenishment_as_dict(order) if order else None
+        if order is None:
+            raise ReplenishmentNotFound(replenishment_order_id)
+        return replenishment_as_dict(order)
 
 
 def ledger_balance(uow: UnitOfWork, item_id: int) -> int:
