@@ -87,6 +87,10 @@ EXCLUDE = [
     # bars, YAML): the handler imports werkzeug, boto3, botocore and durationpy only
     "troposphere", "cfn_flip", "cfn_clean", "cfn_tools", "placebo", "hjson", "tqdm", "argcomplete",
     "kappa", "toml", "yaml", "_yaml", "slugify", "text_unidecode",
+    # Swagger UI's source maps and the builds /docs never loads (api_common.docs serves
+    # swagger-ui-bundle.js, swagger-ui.css and a favicon): 6.8 of swagger-ui-bundle's 8.3 MB
+    "*.js.map", "*.css.map", "swagger-ui-es-bundle*.js", "swagger-ui.js",
+    "swagger-ui-standalone-preset.js",
 ]
 
 

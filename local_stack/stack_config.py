@@ -7,10 +7,12 @@ children, from the environment built by `child_environment`.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from inventory_core.config import (
     ADMIN_SECRET_ARN,
@@ -202,5 +204,8 @@ def part_environment(config: StackConfig, part: str) -> dict[str, str]:
 
 
 def redact(url: str) -> str:
-    """A database URL fit to print: its password hidden."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """A database URL fit to print: its password hidden (SQLAlchemy's own rendering)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy could connect to: show none of it
+        return "<not a database URL>"

@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 
 from api_common.auth import admin_required
 from api_common.context import messaging, unit_of_work
-from api_common.errors import error_response
 from inventory_core.service_layer import dead_letters, shop_service
 from shop_api import schemas
 
@@ -21,10 +20,7 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 @blp.doc(security=BEARER)
 @admin_required
 def adjust_stock(body: dict, item_id: int):
-    try:
-        quantity = shop_service.adjust_stock(unit_of_work(), item_id, body["delta"], body["reason"])
-    except shop_service.InvalidQuantity as exc:
-        return error_response(422, str(exc))
+    quantity = shop_service.adjust_stock(unit_of_work(), item_id, body["delta"], body["reason"])
     return {"item_id": item_id, "quantity": quantity}
 
 
@@ -44,10 +40,7 @@ def list_dead_letters(query: dict):
 @blp.doc(security=BEARER)
 @admin_required
 def get_dead_letter(dead_letter_id: int):
-    row = dead_letters.get_dead_letter(unit_of_work(), dead_letter_id)
-    if row is None:
-        return error_response(404, f"Dead letter {dead_letter_id} does not exist.")
-    return row
+    return dead_letters.get_dead_letter(unit_of_work(), dead_letter_id)
 
 
 @blp.post("/dead-letters/<id:dead_letter_id>/redrive")

@@ -20,8 +20,8 @@ from inventory_core.adapters.models.shop import (
     StockLedgerEntry,
 )
 from inventory_core.adapters.outbox import pending_count
+from inventory_core.service_layer import resources
 from inventory_core.service_layer.dead_letters import failure_reason
-from inventory_core.service_layer.shop_service import item_as_dict
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 LEDGER_ROWS = 12
@@ -59,7 +59,7 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None) -> dict:
         open_by_item = {order.item_id: order for order in open_orders}
         items = []
         for item in session.scalars(select(Item).order_by(Item.item_id)).unique():
-            row = item_as_dict(item)
+            row = resources.ITEM.dump(item)
             ad, order = ads.get(item.item_id), open_by_item.get(item.item_id)
             items.append({**row, "level": stock_level(item.quantity, row["reorder_point"]),
                           "ad_status": ad.status if ad else None,
