@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 
 from inventory_core import logs
-from inventory_core.adapters.messaging import Messaging
+from inventory_core.adapters.messaging import SWEEP, Messaging
 from inventory_core.config import Settings
 from inventory_core.databases import FACTORY, SHOP
 from inventory_core.service_layer.unit_of_work import UnitOfWork
@@ -23,6 +23,12 @@ def messaging() -> Messaging:
     return Messaging(settings())
 
 
+@functools.lru_cache(maxsize=1)
+def sweep_messaging() -> Messaging:
+    """The outbox sweep's broker: shorter calls (messaging.SWEEP) fit more into its budget."""
+    return Messaging(settings(), SWEEP)
+
+
 def shop_uow() -> UnitOfWork:
     return SHOP.unit_of_work(settings(), messaging())
 
@@ -35,3 +41,4 @@ def reset() -> None:
     """Forget cached settings (tests change the environment between cases)."""
     settings.cache_clear()
     messaging.cache_clear()
+    sweep_messaging.cache_clear()

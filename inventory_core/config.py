@@ -38,6 +38,11 @@ SES_SENDER = "SES_SENDER"
 OPERATOR_EMAIL = "OPERATOR_EMAIL"
 AD_MANAGER_EMAIL = "AD_MANAGER_EMAIL"
 FACTORY_MANAGER_EMAILS = "FACTORY_MANAGER_EMAILS"  # "1=a@x.org,2=b@y.org"
+# The outbox: a row that failed this many publishing attempts is parked (kept, no longer tried,
+# shown to operators and alarmed on) ...
+OUTBOX_MAX_ATTEMPTS = "OUTBOX_MAX_ATTEMPTS"
+# ... and between attempts it waits this long, doubling each time (capped at 15 minutes).
+OUTBOX_BACKOFF_SECONDS = "OUTBOX_BACKOFF_SECONDS"
 # Log lines as JSON objects ("json") or readable text ("text"); JSON on Lambda unless set.
 LOG_FORMAT = "LOG_FORMAT"
 AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda in every function
@@ -53,7 +58,7 @@ ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
             FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
             SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS,
-            METRICS_NAMESPACE, LOG_FORMAT)
+            OUTBOX_MAX_ATTEMPTS, OUTBOX_BACKOFF_SECONDS, METRICS_NAMESPACE, LOG_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class Settings:
     operator_email: str | None = None
     ad_manager_email: str | None = None
     factory_manager_emails: tuple[tuple[int, str], ...] = ()  # (factory id, e-mail)
+    outbox_max_attempts: int = 10
+    outbox_backoff_seconds: int = 5
     log_format: str = "text"
     on_lambda: bool = False
 
@@ -111,12 +118,26 @@ class Settings:
             operator_email=get(OPERATOR_EMAIL, None),
             ad_manager_email=get(AD_MANAGER_EMAIL, None),
             factory_manager_emails=parse_factory_emails(get(FACTORY_MANAGER_EMAILS, "")),
+            outbox_max_attempts=_whole(OUTBOX_MAX_ATTEMPTS, get(OUTBOX_MAX_ATTEMPTS, None),
+                                       base.outbox_max_attempts, minimum=1),
+            outbox_backoff_seconds=_whole(OUTBOX_BACKOFF_SECONDS,
+                                          get(OUTBOX_BACKOFF_SECONDS, None),
+                                          base.outbox_backoff_seconds, minimum=0),
             log_format=get(LOG_FORMAT, "json" if on_lambda else "text").strip().lower(),
             on_lambda=on_lambda,
         )
 
     def but(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+def _whole(name: str, text: str | None, default: int, minimum: int) -> int:
+    """A whole number of at least `minimum` from the environment, or a clear error naming it."""
+    if text is None:
+        return default
+    if not text.strip().isdigit() or int(text) < minimum:
+        raise ValueError(f"{name}: {text!r} is not a whole number >= {minimum}")
+    return int(text)
 
 
 @dataclass(frozen=True)

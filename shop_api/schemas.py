@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api_common.validation import ID, NAME, QUANTITY, Text
+from api_common.validation import EMAIL_LENGTH, ID, NAME, QUANTITY, StrictBoolean, Text
 from inventory_core.domain.events import MAX_QUANTITY
 from inventory_core.domain.replenishment import STATUSES
 from inventory_core.service_layer.resources import (  # the routes' output schemas, re-exported
@@ -28,11 +28,19 @@ class PurchaseRequest(Schema):
     quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
     requester = Text(required=True, validate=NAME,
                      metadata={"description": "Trimmed; no control characters."})
+    backorder = StrictBoolean(load_default=False, metadata={
+        "description": "When stock is short, take the order anyway (202): it is filled from "
+                       "the next restock, oldest first. Without it a shortage answers 409."})
+    email = fields.Email(validate=validate.Length(max=EMAIL_LENGTH), metadata={
+        "description": "With backorder: e-mailed (plain text) when it is filled. Without it the "
+                       "requester learns of it from the backorder.filled event."})
 
     @validates_schema
     def one_item_reference(self, data, **kwargs):
         if ("item_id" in data) == ("item_name" in data):
             raise ValidationError("Give exactly one of item_id and item_name.", "item_id")
+        if "email" in data and not data.get("backorder"):
+            raise ValidationError("An e-mail address is only for a backorder.", "email")
 
 
 class PurchaseResult(Schema):
@@ -43,6 +51,33 @@ class PurchaseResult(Schema):
     remaining = fields.Integer()
     replenishment_order = fields.Nested(ReplenishmentOrder, allow_none=True,
                                         attribute="replenishment")
+
+
+class Backorder(Schema):
+    backorder_id = fields.Integer()
+    item_id = fields.Integer()
+    item_name = fields.String(allow_none=True)
+    quantity = fields.Integer()
+    requester = fields.String()
+    status = fields.String(metadata={"description": "waiting | filled | cancelled"})
+    position = fields.Integer(allow_none=True, metadata={
+        "description": "place in the item's queue while waiting: 1 is filled next"})
+    purchase_id = fields.Integer(allow_none=True, metadata={"description": "the filling sale"})
+    notify_by = fields.String(metadata={"description": "email | event"})
+    created_at = fields.String()
+    filled_at = fields.String(allow_none=True)
+    cancelled_at = fields.String(allow_none=True)
+    age_seconds = fields.Integer(metadata={"description": "waited so far, or until it ended"})
+
+
+class BackorderPlaced(Backorder):
+    replenishment_order = fields.Nested(ReplenishmentOrder, allow_none=True)
+
+
+class BackorderQuery(Schema):
+    item_id = fields.Integer(strict=False, validate=ID)
+    status = fields.String(validate=validate.OneOf(["waiting", "filled", "cancelled"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class Shortage(Schema):
@@ -82,3 +117,31 @@ class RedriveAllRequest(Schema):
 class RedriveResult(Schema):
     redriven = fields.Integer()
     dead_letters = fields.Nested(DeadLetter, many=True)
+
+
+class OutboxRow(Schema):
+    """An outbox row for operators: what it is and why it failed (its body is not shown)."""
+    outbox_id = fields.Integer()
+    event_id = fields.String()
+    event_type = fields.String()
+    destination = fields.String(metadata={"description": "topic key, or queue:<key>"})
+    attempts = fields.Integer(metadata={"description": "publishing attempts since it was written "
+                                                       "or last re-published"})
+    last_error = fields.String(allow_none=True)
+    created_at = fields.String()
+    next_attempt_at = fields.String(allow_none=True)
+    parked_at = fields.String(allow_none=True,
+                              metadata={"description": "set when the relays gave up on it"})
+    published_at = fields.String(allow_none=True)
+
+
+class ParkedQuery(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class RepublishResult(Schema):
+    republished = fields.Integer(metadata={"description": "parked rows given a fresh set of "
+                                                          "attempts"})
+    published = fields.Integer(metadata={"description": "of those, published at once (the rest "
+                                                        "are back with the sweep)"})
+    outbox = fields.Nested(OutboxRow, many=True)

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import Schema, fields, pre_dump
 
 from inventory_core.domain import replenishment
+from inventory_core.domain.backorders import sellable
 
 
 class IsoDateTime(fields.Field):
@@ -73,7 +74,10 @@ class Item(Resource):
     item_id = fields.Integer()
     name = fields.String()
     price = fields.Integer()
-    quantity = fields.Integer()
+    quantity = fields.Integer(metadata={"description": "on hand"})
+    backordered = fields.Integer(metadata={"description": "owed to waiting backorders"})
+    available = fields.Integer(metadata={"description": "what a purchase can take now: "
+                                                        "on hand less backordered"})
     factory_id = fields.Integer()
     factory_name = fields.String()
     reorder_point = fields.Integer()
@@ -86,7 +90,8 @@ class Item(Resource):
     def derived(self, model: Any) -> dict[str, Any]:
         from inventory_core.service_layer.shop_service import rule_of  # it dumps with this
         rule = rule_of(model)
-        return {"factory_name": model.factory.name, "reorder_point": rule.reorder_point,
+        return {"available": sellable(model.quantity, model.backordered),
+                "factory_name": model.factory.name, "reorder_point": rule.reorder_point,
                 "target_level": rule.target_level, "reorder_multiple": rule.multiple,
                 "max_order_quantity": rule.max_order}
 

@@ -22,6 +22,7 @@ from inventory_core.adapters.models.shop import (
     StockLedgerEntry,
 )
 from inventory_core.domain import replenishment
+from inventory_core.domain.backorders import sellable
 from inventory_core.domain.errors import NotFound, Unprocessable
 from inventory_core.domain.events import MAX_QUANTITY, new_event
 from inventory_core.domain.replenishment import Action
@@ -33,7 +34,7 @@ from inventory_core.domain.stock import (
     needs_reorder,
     reorder_quantity,
 )
-from inventory_core.service_layer import resources
+from inventory_core.service_layer import backorders, resources
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ class KeyReused(Unprocessable):
 class ReplenishmentNotFound(NotFound):
     def __init__(self, replenishment_order_id: object) -> None:
         super().__init__(f"Replenishment order {replenishment_order_id} does not exist.")
+
+
+class BackorderTooLarge(Unprocessable):
+    """More than one replenishment order may bring (the item's maximum order quantity): such a
+    backorder could wait forever behind orders that never cover it."""
 
 
 # Keys are kept at least this long (the IETF draft and Stripe: 24 h); a retry after that is new.
@@ -78,8 +84,10 @@ class PurchaseResult:
     item_id: int
     item_name: str
     quantity: int
-    remaining: int
+    remaining: int  # on hand after this attempt
     replenishment: dict | None  # the item's open replenishment order, if any
+    available: int = 0  # what a plain sale could take now: on hand less what backorders are owed
+    backorder: dict | None = None  # the waiting backorder this attempt placed (`backorder=True`)
 
 
 @dataclass(frozen=True)
@@ -104,15 +112,23 @@ def _find_item(session, item: str | int) -> Item:
     return found
 
 
+@dataclass(frozen=True)
+class Backordering:
+    """Take the purchase as a backorder when stock is short (POST /purchases "backorder": true);
+    `email`: where to tell the requester it was filled (else only the backorder.filled event)."""
+    email: str | None = None
+
+
 @retry_transient
 def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
-             requester: str) -> PurchaseResult:
+             requester: str, backorder: Backordering | None = None) -> PurchaseResult:
     """Sell `quantity` units of the item `item_key` names (a name or an id) if there are that
     many, atomically; otherwise sell nothing and make sure a replenishment order is open for it
-    (one at most)."""
+    (one at most). With `backorder`, a shortage places a waiting backorder instead, which the
+    next restock fills (service_layer.backorders)."""
     check_quantity(quantity)
     with uow:
-        result = _sell(uow, item_key, quantity, requester)
+        result = _sell(uow, item_key, quantity, requester, backorder)
         uow.commit()
     _report_sale(result)
     return result
@@ -121,7 +137,7 @@ def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
 @retry_transient
 def purchase_once(uow: UnitOfWork, request: KeyedRequest,
                   answer: Callable[[PurchaseResult], tuple[int, dict]], item_key: str | int,
-                  quantity: int, requester: str) -> Answer:
+                  quantity: int, requester: str, backorder: Backordering | None = None) -> Answer:
     """`purchase`, at most once per Idempotency-Key: the key is claimed in the sale's own
     transaction with the answer (`answer(result)`: status and JSON body) the client got. A retry
     with the same key and request gets that answer back and sells nothing more, also while the
@@ -135,7 +151,7 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
                 raise KeyReused("This Idempotency-Key was used for a different request; use a new "
                                 "key for a new purchase.")
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
-        result = _sell(uow, item_key, quantity, requester)
+        result = _sell(uow, item_key, quantity, requester, backorder)
         status, body = answer(result)
         idempotency_keys.record_answer(uow.session, request.key, status,
                                        json.dumps(body, ensure_ascii=False))
@@ -150,6 +166,8 @@ def _report_sale(result: PurchaseResult) -> None:
     if result.completed:
         metrics.emit("Purchases", item=result.item_name)
         metrics.emit("UnitsSold", result.quantity, item=result.item_name)
+    elif result.backorder is not None:
+        metrics.emit("Backorders", item=result.item_name)
     else:
         metrics.emit("Shortages", item=result.item_name)
     order = result.replenishment
@@ -158,42 +176,79 @@ def _report_sale(result: PurchaseResult) -> None:
     if result.completed:
         log.info("purchase #%d: sold %d x %s, %d left%s", result.purchase_id, result.quantity,
                  result.item_name, result.remaining, reorder)
+    elif result.backorder is not None:
+        log.info("purchase #%d backordered: %d x %s wanted, %d in stock, backorder #%d%s",
+                 result.purchase_id, result.quantity, result.item_name, result.remaining,
+                 result.backorder["backorder_id"], reorder)
     else:
         log.info("purchase #%d short: %d x %s wanted, %d in stock%s", result.purchase_id,
                  result.quantity, result.item_name, result.remaining, reorder)
 
 
-def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str) -> PurchaseResult:
+def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
+          backorder: Backordering | None = None) -> PurchaseResult:
     """The sale itself, inside the caller's transaction (it commits)."""
     session = uow.session
     item = _find_item(session, item_key)
-    # The conditional decrement: of many concurrent buyers, only those the stock covers match.
-    sold = rows_matched(session,
-        update(Item).where(Item.item_id == item.item_id, Item.quantity >= quantity)
-        .values(quantity=Item.quantity - quantity)
-        .execution_options(synchronize_session=False)) == 1
+    sold = _decrement(session, item.item_id, quantity)
     # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
     # quantity as it is now: after our decrement, or as the shortage found it.
-    remaining = session.scalars(select(Item.quantity).where(Item.item_id == item.item_id)
-                                .with_for_update()).one()
+    remaining, owed = _locked_stock(session, item.item_id)
+    if not sold and sellable(remaining, owed) >= quantity:
+        # A restock committed between the decrement and the lock: sell from it (we hold the
+        # lock now, so this one matches) rather than answer short or backorder what is there.
+        sold = _decrement(session, item.item_id, quantity)
+        remaining, owed = _locked_stock(session, item.item_id)
+    status = "completed" if sold else "backordered" if backorder else "short"
     record = Purchase(item_id=item.item_id, quantity=quantity, requester=requester,
-                      status="completed" if sold else "short", remaining=remaining)
+                      status=status, remaining=remaining)
     session.add(record)
     session.flush()
-    order = None
+    order, placed = None, None
     if sold:
         _ledger(session, item.item_id, -quantity, remaining, "sale",
                 f"purchase:{record.purchase_id}")
         if remaining == 0:
             _emit_stock_event(uow, "stock.depleted", item, remaining)
-        if needs_reorder(rule_of(item), remaining):
-            order = _ensure_replenishment(uow, item, remaining, 0, requester, "reorder_point")
+        if needs_reorder(rule_of(item), remaining - owed):
+            order = _ensure_replenishment(uow, item, remaining - owed, 0, requester,
+                                          "reorder_point")
+    elif backorder:
+        if quantity > rule_of(item).max_order:  # nothing is written: the transaction rolls back
+            raise BackorderTooLarge(
+                f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
+                f"({rule_of(item).max_order}); buy what is in stock or order less.")
+        waiting = backorders.place(session, item, quantity, requester, backorder.email)
+        owed += quantity
+        # Sized from stock less everything owed, this one included: the order covers the
+        # backorders plus the target (or, if one is open already, the next order does).
+        order = _ensure_replenishment(uow, item, remaining - owed, 0, requester, "backorder")
+        placed = backorders.as_dict(waiting, backorders.position(session, waiting), item.name)
     else:
-        order = _ensure_replenishment(uow, item, remaining, quantity - remaining, requester,
-                                      "shortage")
+        available = sellable(remaining, owed)
+        order = _ensure_replenishment(uow, item, remaining - owed, quantity - available,
+                                      requester, "shortage")
     record.replenishment_order_id = order.replenishment_order_id if order else None
     return PurchaseResult(sold, record.purchase_id, item.item_id, item.name, quantity,
-                          remaining, resources.REPLENISHMENT.dump(order) if order else None)
+                          remaining, resources.REPLENISHMENT.dump(order) if order else None,
+                          sellable(remaining, owed), placed)
+
+
+def _decrement(session, item_id: int, quantity: int) -> bool:
+    """The conditional decrement: of many concurrent buyers, only those the stock covers match,
+    and only from stock no waiting backorder is owed."""
+    return rows_matched(session,
+        update(Item).where(Item.item_id == item_id,
+                           Item.quantity - Item.backordered >= quantity)
+        .values(quantity=Item.quantity - quantity)
+        .execution_options(synchronize_session=False)) == 1
+
+
+def _locked_stock(session, item_id: int) -> tuple[int, int]:
+    """(on hand, owed to backorders), the row locked until the transaction ends."""
+    quantity, owed = session.execute(select(Item.quantity, Item.backordered)
+                                     .where(Item.item_id == item_id).with_for_update()).one()
+    return quantity, owed
 
 
 def forget_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int:
@@ -271,8 +326,7 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
             order.received_quantity = quantity
             lead_time = (item.factory.name,
                          (order.fulfilled_at - order.created_at).total_seconds())
-        if before == 0:
-            _emit_stock_event(uow, "stock.restocked", item, item.quantity)
+        _fill_backorders(uow, item, before)
         result = ReceiveResult(True, item_id, item.quantity)
         uow.commit()
     log.info("restocked item %d: +%d -> %d (replenishment order #%s, event %s)", item_id,
@@ -297,12 +351,27 @@ def adjust_stock(uow: UnitOfWork, item_id: int, delta: int, reason: str) -> int:
                                   f"{MAX_QUANTITY}")
         before, item.quantity = item.quantity, after
         _ledger(session, item_id, delta, after, "adjustment", f"admin:{reason}"[:100])
-        if before > 0 and after == 0:
+        if delta > 0:  # stock found is stock arrived: the waiting backorders have it first
+            _fill_backorders(uow, item, before)
+        elif before > 0 and after == 0:
             _emit_stock_event(uow, "stock.depleted", item, after)
-        elif before == 0 and after > 0:
-            _emit_stock_event(uow, "stock.restocked", item, after)
+        after = item.quantity
         uow.commit()
     return after
+
+
+def _fill_backorders(uow: UnitOfWork, item: Item, before: int) -> None:
+    """After stock arrived (the item's row locked, its quantity raised from `before`): fill the
+    waiting backorders oldest first, and if some still wait, open the next replenishment order
+    for them at once (the one just received is closed). Then say the item is back, if it is."""
+    backorders.fill_waiting(uow, item)
+    if item.backordered > 0:
+        _ensure_replenishment(uow, item, item.quantity - item.backordered, 0, "backorders",
+                              "backorder")
+    if before == 0 and item.quantity > 0:
+        _emit_stock_event(uow, "stock.restocked", item, item.quantity)
+    elif before > 0 and item.quantity == 0:  # the backorders took all of it
+        _emit_stock_event(uow, "stock.depleted", item, item.quantity)
 
 
 @retry_transient

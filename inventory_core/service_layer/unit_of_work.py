@@ -32,10 +32,16 @@ class UnitOfWork:
     session: Session  # the transaction's session, from __enter__ on
 
     def __init__(self, sessions: sessionmaker, outbox_model: type[OutboxMixin],
-                 publisher: outbox.Publisher | None = None):
+                 publisher: outbox.Publisher | None = None,
+                 policy: outbox.RetryPolicy = outbox.DEFAULT_POLICY,
+                 publish_budget_seconds: float | None = None):
         self.sessions = sessions
         self.outbox_model = outbox_model
         self.publisher = publisher
+        self.policy = policy
+        # The post-commit publish's time budget (a request path: a buyer is waiting); what does
+        # not fit waits for the sweep. None: no limit beyond the publisher's own timeouts.
+        self.publish_budget_seconds = publish_budget_seconds
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.sessions()
@@ -60,7 +66,13 @@ class UnitOfWork:
         event_ids, self._event_ids = self._event_ids, []
         if self.publisher is not None and event_ids:
             try:
-                outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids)
+                if self.publish_budget_seconds is not None:
+                    # Clients are made before the clock starts: the budget is for the broker.
+                    warm = getattr(self.publisher, "warm", None)
+                    if warm is not None:
+                        warm()
+                outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids,
+                             policy=self.policy, budget_seconds=self.publish_budget_seconds)
             except Exception:  # the change is committed; never report it failed
                 # An error here (the database busy while claiming or marking rows) must not reach
                 # the caller: it would answer "failed" for a committed sale, and a retry would

@@ -57,7 +57,9 @@
 
   function renderSummary(s) {
     var classes = { out_of_stock: s.out_of_stock ? "bad" : "", ads_paused: s.ads_paused ? "warn" : "",
-                    dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "" };
+                    backorders_waiting: s.backorders_waiting ? "warn" : "",
+                    dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "",
+                    outbox_parked: s.outbox_parked ? "bad" : "" };
     document.querySelectorAll("#summary [data-k]").forEach(function (b) {
       var key = b.getAttribute("data-k");
       b.textContent = s[key];
@@ -80,6 +82,11 @@
         " in stock · reorder below " + i.reorder_point + " · target " + i.target_level + " · ",
         el("span", { className: "max-order", text: "orders at most " + i.max_order_quantity }));
       if (i.on_order) nums.append(" · ", el("em", { text: i.on_order + " on order" }));
+      if (i.backorders_waiting) {
+        nums.append(" · ", el("em", { className: "backorders", "data-backorders": i.backorders_waiting,
+          text: i.backorders_waiting + " backordered (" + i.backordered + " units), oldest waiting " +
+                age(i.backorder_oldest_age_seconds) }));
+      }
       var head = el("div", { className: "item-head" }, el("span", { className: "name", text: i.name }),
         el("span", { className: "factory", text: i.factory_name }));
       if (i.ad_status) {
@@ -117,6 +124,12 @@
       return el("tr", { "data-dead-letter": d.dead_letter_id }, td(d.dead_letter_id), td(d.source_queue, "queue"),
         td(d.event_type, "opt"), td(d.failure_reason, "reason"), td(d.receive_count, "num opt"), el("td", null, action));
     }), "No dead letters.", 6);
+    fill("parked", state.parked_events.map(function (p) {
+      return el("tr", { "data-outbox": p.outbox_id }, td(p.outbox_id), td(p.event_type), td(p.destination, "opt"),
+        td(p.last_error, "reason"), td(p.attempts, "num opt"),
+        el("td", null, actionButton("Re-publish", "/admin/outbox/" + encodeURIComponent(p.outbox_id) + "/republish",
+                                    "Event " + p.outbox_id + " was re-published.")));
+    }), "No parked events.", 6);
     fill("ledger", state.ledger.map(function (e) {
       return el("tr", null, td(time(e.created_at)), td(e.item_name),
         td((e.delta > 0 ? "+" : "") + e.delta, "num " + (e.delta < 0 ? "neg" : "pos")),
@@ -150,7 +163,7 @@
 
   function signedOut() { window.location.assign(SIGN_IN_URL); }
 
-  // The one helper every operator button goes through (redrive today; cancel, re-publish...).
+  // The one helper every operator button goes through (redrive, re-publish; cancel...).
   var note = document.getElementById("action-note");
   function operatorAction(button) {
     var url = button.getAttribute("data-action");

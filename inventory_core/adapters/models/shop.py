@@ -51,6 +51,10 @@ class Item(ShopBase):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     price: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
+    # Units owed to waiting backorders: the sum of their quantities, kept in the same transaction
+    # as every change to them, under this row's lock. A plain sale may take only quantity minus
+    # this (the conditional decrement checks both in one statement).
+    backordered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     factory_id: Mapped[int] = mapped_column(ForeignKey("factories.factory_id"))
 
     factory: Mapped[Factory] = relationship(lazy="joined")
@@ -93,6 +97,31 @@ class Purchase(ShopBase):
     remaining: Mapped[int] = mapped_column(Integer)  # stock left right after this attempt
     replenishment_order_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Backorder(ShopBase):
+    """A purchase taken while stock was short (`"backorder": true`): nothing sold at once, the
+    units are owed (items.backordered) and filled oldest first from the next restock, in the
+    restock's own transaction, as a purchase with its ledger row.
+
+    waiting -> filled (purchase_id set) | cancelled (by an operator)."""
+
+    __tablename__ = "backorders"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),
+                      CheckConstraint("status IN ('waiting', 'filled', 'cancelled')",
+                                      name="status_known"),
+                      Index("ix_backorders_item_status", "item_id", "status", "backorder_id"))
+
+    backorder_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    requester: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))  # told here when filled, if given
+    status: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
+    purchase_id: Mapped[int | None] = mapped_column(BigId)  # the sale that filled it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StockLedgerEntry(ShopBase):
