@@ -16,6 +16,7 @@ from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import (
     Item,
     Purchase,
+    ReorderRule,
     ReplenishmentOrder,
     ShopProcessedEvent,
     StockLedgerEntry,
@@ -30,7 +31,7 @@ from inventory_core.domain.stock import (
     needs_reorder,
     reorder_quantity,
 )
-from inventory_core.service_layer import backorders
+from inventory_core.service_layer import backorders, forecasting
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 
@@ -333,7 +334,56 @@ def item_as_dict(item: Item) -> dict:
             "available": sellable(item.quantity, item.backordered),
             "factory_id": item.factory_id,
             "factory_name": item.factory.name, "reorder_point": rule.reorder_point,
-            "target_level": rule.target_level, "reorder_multiple": rule.multiple}
+            "target_level": rule.target_level, "reorder_multiple": rule.multiple,
+            "reorder_policy": item.reorder_rule.policy if item.reorder_rule else "manual",
+            "learned": forecasting.learned_view(item.reorder_rule)}
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """What an operator sets (PUT /admin/items/<id>/reorder-rule). manual: the numbers; learned:
+    the parameters (None: the defaults), the numbers being learned."""
+    policy: str  # manual | learned
+    reorder_point: int | None = None
+    target_level: int | None = None
+    multiple: int | None = None
+    service_level: float | None = None
+    window_days: int | None = None
+    review_days: float | None = None
+
+
+@retry_transient
+def _write_rule(uow: UnitOfWork, item_id: int, settings: RuleSettings) -> None:
+    with uow:
+        session = uow.session
+        item = _lock_item(session, item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        rule = session.get(ReorderRule, item_id)
+        if rule is None:
+            rule = ReorderRule(item_id=item_id, reorder_point=DEFAULT_RULE.reorder_point,
+                               target_level=DEFAULT_RULE.target_level,
+                               multiple=DEFAULT_RULE.multiple)
+            session.add(rule)
+        rule.policy = settings.policy
+        if settings.multiple is not None:
+            rule.multiple = settings.multiple
+        if settings.policy == "manual":
+            assert settings.reorder_point is not None and settings.target_level is not None
+            rule.reorder_point, rule.target_level = settings.reorder_point, settings.target_level
+            rule.learned_inputs = rule.learned_note = rule.learned_at = None
+        rule.service_level = settings.service_level
+        rule.window_days = settings.window_days
+        rule.review_days = settings.review_days
+        uow.commit()
+
+
+def set_reorder_rule(uow: UnitOfWork, item_id: int, settings: RuleSettings) -> dict:
+    """Set an item's rule; a learned one is learned at once (not at the next scheduled run)."""
+    _write_rule(uow, item_id, settings)
+    if settings.policy == "learned":
+        forecasting.learn_rule(uow, item_id)
+    return get_item(uow, item_id)
 
 
 def list_items(uow: UnitOfWork) -> list[dict]:
