@@ -10,6 +10,8 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from inventory_core.domain.errors import Conflict, DomainError, NotFound, Unprocessable
+
 log = logging.getLogger(__name__)
 
 
@@ -58,6 +60,10 @@ def register_error_handlers(app: Flask) -> None:
                                                         "a lone surrogate in a string.")]})
         return None
 
+    @app.errorhandler(DomainError)
+    def domain_refusal(exc: DomainError):
+        return error_response(domain_status(exc), str(exc) or type(exc).__name__)
+
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
         log.error("database error: %s", exc.orig)
@@ -67,6 +73,14 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected(exc: Exception):
         log.error("unhandled error", exc_info=exc)
         return error_response(500, "Internal error; it has been logged.")
+
+
+def domain_status(exc: DomainError) -> int:
+    """The one mapping of the domain's refusals to HTTP statuses."""
+    for kind, status in ((NotFound, 404), (Conflict, 409), (Unprocessable, 422)):
+        if isinstance(exc, kind):
+            return status
+    return 400
 
 
 def _flatten(messages) -> dict:

@@ -23,11 +23,8 @@ blp = Blueprint("factory", __name__, description="Production orders")
 @blp.alt_response(403, description="Signed, but not by the factory writer; nothing was written")
 @blp.doc(security=WRITER_ONLY)
 def accept_production_order(body: dict):
-    try:
-        order, created = factory_service.accept_production_order(
-            unit_of_work(), lead_time_override=settings_of().production_seconds, **body)
-    except factory_service.UnknownFactory:
-        return error_response(404, f"Factory {body['factory_id']} does not exist.")
+    order, created = factory_service.accept_production_order(
+        unit_of_work(), lead_time_override=settings_of().production_seconds, **body)
     return order, 201 if created else 200
 
 

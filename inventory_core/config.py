@@ -38,12 +38,16 @@ SES_SENDER = "SES_SENDER"
 OPERATOR_EMAIL = "OPERATOR_EMAIL"
 AD_MANAGER_EMAIL = "AD_MANAGER_EMAIL"
 FACTORY_MANAGER_EMAILS = "FACTORY_MANAGER_EMAILS"  # "1=a@x.org,2=b@y.org"
+# The CloudWatch namespace of the embedded-format metrics (inventory_core.adapters.metrics).
+METRICS_NAMESPACE = "METRICS_NAMESPACE"
+DEFAULT_METRICS_NAMESPACE = "Replenishment"
 
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
             FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
-            SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS)
+            SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS,
+            METRICS_NAMESPACE)
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,13 @@ class Settings:
 
     def but(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+def metrics_namespace(environ: os._Environ | dict | None = None) -> str:
+    """Read apart from Settings: metrics are written from any depth, where no Settings is at
+    hand, and the namespace is fixed per deployment."""
+    env = os.environ if environ is None else environ
+    return env.get(METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE
 
 
 def parse_factory_emails(text: str) -> tuple[tuple[int, str], ...]:

@@ -23,8 +23,6 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 def adjust_stock(body: dict, item_id: int):
     try:
         quantity = shop_service.adjust_stock(unit_of_work(), item_id, body["delta"], body["reason"])
-    except shop_service.ItemNotFound:
-        return error_response(404, f"Item {item_id} does not exist.")
     except shop_service.InvalidQuantity as exc:
         return error_response(422, str(exc))
     return {"item_id": item_id, "quantity": quantity}
@@ -37,13 +35,9 @@ def adjust_stock(body: dict, item_id: int):
 @blp.doc(security=BEARER)
 @admin_required
 def cancel_backorder(backorder_id: int):
-    """Cancel a waiting backorder: its units are no longer owed (a plain sale may take them)."""
-    try:
-        return backorders.cancel(unit_of_work(), backorder_id)
-    except backorders.BackorderNotFound:
-        return error_response(404, f"Backorder {backorder_id} does not exist.")
-    except backorders.BackorderEnded as exc:
-        return error_response(409, str(exc))
+    """Cancel a waiting backorder: its units are no longer owed (a plain sale may take them).
+    404 and 409 (filled or cancelled already) come from the domain's errors."""
+    return backorders.cancel(unit_of_work(), backorder_id)
 
 
 @blp.put("/items/<id:item_id>/reorder-rule")
@@ -55,11 +49,8 @@ def cancel_backorder(backorder_id: int):
 def set_reorder_rule(body: dict, item_id: int):
     """Set the item's rule: `manual` with its numbers, or `learned` (learned at once and then
     hourly from its demand and its factory's lead times; docs/demand.md)."""
-    try:
-        return shop_service.set_reorder_rule(unit_of_work(), item_id,
-                                             shop_service.RuleSettings(**body))
-    except shop_service.ItemNotFound:
-        return error_response(404, f"Item {item_id} does not exist.")
+    return shop_service.set_reorder_rule(unit_of_work(), item_id,
+                                         shop_service.RuleSettings(**body))
 
 
 @blp.get("/dead-letters")
@@ -92,12 +83,7 @@ def get_dead_letter(dead_letter_id: int):
 @admin_required
 def redrive_dead_letter(dead_letter_id: int):
     """Send the message back to its source queue."""
-    try:
-        return dead_letters.redrive(unit_of_work(), messaging(), dead_letter_id)
-    except dead_letters.DeadLetterNotFound:
-        return error_response(404, f"Dead letter {dead_letter_id} does not exist.")
-    except dead_letters.AlreadyRedriven as exc:
-        return error_response(409, str(exc))
+    return dead_letters.redrive(unit_of_work(), messaging(), dead_letter_id)
 
 
 @blp.post("/dead-letters/redrive")

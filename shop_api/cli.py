@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from api_common.cli import register_database_commands
+from inventory_core.domain.errors import DomainError
 from inventory_core.service_layer import dead_letters
 
 
@@ -52,9 +53,7 @@ def register(app: Flask) -> None:
             return
         try:
             row = dead_letters.redrive(unit_of_work(), messaging(), dead_letter_id)
-        except dead_letters.DeadLetterNotFound as exc:
-            raise click.ClickException(f"dead letter {dead_letter_id} does not exist") from exc
-        except dead_letters.AlreadyRedriven as exc:
+        except DomainError as exc:  # not found, or already redriven
             raise click.ClickException(str(exc)) from exc
         click.echo(f"redrove #{row['dead_letter_id']} to {row['source_queue']}")
 

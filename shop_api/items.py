@@ -25,10 +25,7 @@ def list_items():
 @blp.response(200, schemas.Item)
 @blp.alt_response(404, description="No such item")
 def get_item(item_id: int):
-    try:
-        return shop_service.get_item(unit_of_work(), item_id)
-    except shop_service.ItemNotFound:
-        return error_response(404, f"Item {item_id} does not exist.")
+    return shop_service.get_item(unit_of_work(), item_id)
 
 
 @blp.post("/purchases")
@@ -109,10 +106,7 @@ def list_backorders(query: dict):
 @blp.response(200, schemas.Backorder)
 @blp.alt_response(404, description="No such backorder")
 def get_backorder(backorder_id: int):
-    try:
-        return privacy.for_caller(backorders.get_backorder(unit_of_work(), backorder_id))
-    except backorders.BackorderNotFound:
-        return error_response(404, f"Backorder {backorder_id} does not exist.")
+    return privacy.for_caller(backorders.get_backorder(unit_of_work(), backorder_id))
 
 
 @blp.get("/health")

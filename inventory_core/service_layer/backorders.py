@@ -20,17 +20,19 @@ from sqlalchemy.orm import lazyload
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import Backorder, Item, Purchase, StockLedgerEntry
 from inventory_core.domain.backorders import Waiting, fifo_fill
+from inventory_core.domain.errors import Conflict, NotFound
 from inventory_core.domain.events import new_event
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 STATUSES = ("waiting", "filled", "cancelled")
 
 
-class BackorderNotFound(LookupError):
-    pass
+class BackorderNotFound(NotFound):
+    def __init__(self, backorder_id: int) -> None:
+        super().__init__(f"Backorder {backorder_id} does not exist.")
 
 
-class BackorderEnded(ValueError):
+class BackorderEnded(Conflict):
     """Only a waiting backorder can be cancelled."""
 
 

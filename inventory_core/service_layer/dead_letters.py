@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import DeadLetter
+from inventory_core.domain.errors import Conflict, NotFound
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 from inventory_core.topology import TOPOLOGY, source_queue_of
 
@@ -30,11 +31,13 @@ class QueueSender(Protocol):
     def send(self, queue_url: str, body: str, attributes: dict | None = None) -> str: ...
 
 
-class DeadLetterNotFound(LookupError):
-    pass
+class DeadLetterNotFound(NotFound):
+    def __init__(self, dead_letter_id: object) -> None:
+        super().__init__(f"Dead letter {dead_letter_id} does not exist.")
+        self.dead_letter_id = dead_letter_id
 
 
-class AlreadyRedriven(ValueError):
+class AlreadyRedriven(Conflict):
     pass
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.factory import FactorySite, ProductionLog, ProductionOrder
+from inventory_core.domain.errors import NotFound
 from inventory_core.domain.events import new_event
 from inventory_core.domain.stock import InvalidQuantity, check_quantity  # noqa: F401 (part of the API)
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
@@ -27,8 +28,10 @@ DUE_TOLERANCE_SECONDS = 1.0
 STATUSES = ("in_production", "completed")
 
 
-class UnknownFactory(LookupError):
-    pass
+class UnknownFactory(NotFound):
+    def __init__(self, factory_id: object) -> None:
+        super().__init__(f"Factory {factory_id} does not exist.")
+        self.factory_id = factory_id
 
 
 # --- shapes -------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from inventory_core.adapters.models.shop import (
     StockLedgerEntry,
 )
 from inventory_core.domain.backorders import sellable
+from inventory_core.domain.errors import NotFound, Unprocessable
 from inventory_core.domain.events import MAX_QUANTITY, new_event
 from inventory_core.domain.stock import (
     DEFAULT_RULE,
@@ -35,11 +36,13 @@ from inventory_core.service_layer import backorders, forecasting
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 
-class ItemNotFound(LookupError):
-    pass
+class ItemNotFound(NotFound):
+    def __init__(self, item: object) -> None:
+        super().__init__(f"Item {item} does not exist.")
+        self.item = item
 
 
-class KeyReused(ValueError):
+class KeyReused(Unprocessable):
     """An Idempotency-Key sent again with a different request."""
 
 

@@ -1,0 +1,35 @@
+"""The embedded metric format records CloudWatch extracts metrics from."""
+import json
+
+import pytest
+
+from inventory_core.adapters import metrics
+
+
+def test_a_record_names_its_metric_unit_namespace_and_dimensions(monkeypatch):
+    monkeypatch.setenv("METRICS_NAMESPACE", "Staging/Replenishment")
+    record = metrics.record("ReplenishmentLeadTime", 12.5, unit="Seconds", factory=1)
+
+    directive = record["_aws"]["CloudWatchMetrics"][0]
+    assert directive == {"Namespace": "Staging/Replenishment", "Dimensions": [["Factory"]],
+                         "Metrics": [{"Name": "ReplenishmentLeadTime", "Unit": "Seconds"}]}
+    assert record["Factory"] == "1" and record["ReplenishmentLeadTime"] == 12.5
+    assert isinstance(record["_aws"]["Timestamp"], int)
+
+
+def test_the_namespace_defaults_when_unset(monkeypatch):
+    monkeypatch.delenv("METRICS_NAMESPACE", raising=False)
+    assert metrics.record("Purchases")["_aws"]["CloudWatchMetrics"][0]["Namespace"] == \
+        "Replenishment"
+
+
+def test_emit_writes_one_json_line(capsys):
+    metrics.emit("Purchases", item="Item1")
+    metrics.emit("Shortages", item="Item2")
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["Item"] for line in lines] == ["Item1", "Item2"]
+
+
+def test_a_unit_cloudwatch_does_not_know_is_refused():
+    with pytest.raises(ValueError, match="not a CloudWatch unit"):
+        metrics.record("Purchases", unit="Apples")
