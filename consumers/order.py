@@ -6,6 +6,7 @@ batch is failed at once (redelivered later) instead of waiting out every timeout
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from consumers import runtime
 from consumers.batch import handle_batch
@@ -27,8 +28,10 @@ def handle_record(record: dict, deadline: float | None = None) -> str:
         "requester": p["requester"]}, region=settings.aws_region,
         correlation_id=event.correlation_id, deadline=deadline)
     production_order_id = str(answer["production_order_id"])
-    shop_service.mark_replenishment_accepted(runtime.shop_uow(), p["replenishment_order_id"],
-                                             production_order_id)
+    due_at = answer.get("due_at")
+    shop_service.mark_replenishment_accepted(
+        runtime.shop_uow(), p["replenishment_order_id"], production_order_id,
+        datetime.fromisoformat(due_at) if due_at else None)
     return production_order_id
 
 

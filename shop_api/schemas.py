@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api_common.validation import EMAIL_LENGTH, ID, NAME, QUANTITY, StrictBoolean, Text
 from inventory_core.domain.events import MAX_QUANTITY
+from inventory_core.domain.replenishment import STATUSES
 
 
 class SeedPurchase(Schema):
@@ -39,14 +40,21 @@ class ReplenishmentOrder(Schema):
     replenishment_order_id = fields.Integer()
     item_id = fields.Integer()
     quantity = fields.Integer()
-    status = fields.String(metadata={"description": "requested | accepted | fulfilled"})
+    status = fields.String(metadata={"description": " | ".join(STATUSES) + " (docs/events.md: "
+                                                    "the lifecycle)"})
     trigger = fields.String(metadata={"description": "shortage | reorder_point"})
     requester = fields.String()
-    factory_reference = fields.String(allow_none=True)
+    factory_reference = fields.String(allow_none=True,
+                                      metadata={"description": "the factory's production order"})
     received_quantity = fields.Integer(allow_none=True)
+    request_count = fields.Integer(metadata={"description": "how often the factory was asked"})
     created_at = fields.String()
+    requested_at = fields.String(metadata={"description": "the latest request"})
     accepted_at = fields.String(allow_none=True)
+    due_at = fields.String(allow_none=True, metadata={"description": "the factory's due time"})
     fulfilled_at = fields.String(allow_none=True)
+    ended_at = fields.String(allow_none=True, metadata={"description": "cancelled or failed at"})
+    end_reason = fields.String(allow_none=True)
 
 
 class Item(Schema):
@@ -62,6 +70,9 @@ class Item(Schema):
     reorder_point = fields.Integer()
     target_level = fields.Integer()
     reorder_multiple = fields.Integer()
+    max_order_quantity = fields.Integer(metadata={
+        "description": "the most one replenishment order asks for, whatever the shortage "
+                       "(default 10 x target_level)"})
     reorder_policy = fields.String(metadata={"description": "manual | learned"})
     learned = fields.Dict(allow_none=True, metadata={
         "description": "learned rules: the inputs (demand_mean/std per day, lead_time_mean/"
@@ -116,7 +127,7 @@ class Shortage(Schema):
 
 
 class ReplenishmentQuery(Schema):
-    status = fields.String(validate=validate.OneOf(["requested", "accepted", "fulfilled"]))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 

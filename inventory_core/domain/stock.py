@@ -17,11 +17,24 @@ def check_quantity(quantity: int) -> None:
         raise InvalidQuantity(f"quantity must be a whole number from 1 to {MAX_QUANTITY}")
 
 
+# Without a rule of its own, an item orders at most this many times its target level at once.
+DEFAULT_MAX_ORDER_FACTOR = 10
+
+
 @dataclass(frozen=True)
 class Rule:
     reorder_point: int
     target_level: int
     multiple: int = 1
+    # The most one replenishment order may ask for (None: DEFAULT_MAX_ORDER_FACTOR x target, and
+    # at least one multiple). A huge purchase must not size production: it orders this at most.
+    max_order_quantity: int | None = None
+
+    @property
+    def max_order(self) -> int:
+        if self.max_order_quantity is not None:
+            return self.max_order_quantity
+        return max(DEFAULT_MAX_ORDER_FACTOR * self.target_level, self.multiple, 1)
 
 
 # For items without a reorder_rules row: an item that sells out (fewer than 1 left) is reordered,
@@ -35,6 +48,13 @@ def needs_reorder(rule: Rule, quantity_after_sale: int) -> bool:
 
 def reorder_quantity(rule: Rule, on_hand: int, on_order: int, shortfall: int = 0) -> int:
     """Order up to the target level counting stock already on its way, rounded up to the rule's
-    multiple, and never less than the shortfall that triggered the order (nor less than one)."""
+    multiple, and never less than the shortfall that triggered the order (nor less than one);
+    but never more than the rule's maximum order (the largest multiple within it)."""
     wanted = max(rule.target_level - (on_hand + on_order), shortfall, 1)
-    return -(-wanted // rule.multiple) * rule.multiple
+    rounded = -(-wanted // rule.multiple) * rule.multiple
+    cap = rule.max_order
+    if rounded <= cap:
+        return rounded
+    # The largest multiple within the cap. The database keeps max_order_quantity >= multiple and
+    # the default cap is at least one multiple, so there is one (else: the cap itself).
+    return cap // rule.multiple * rule.multiple or max(cap, 1)

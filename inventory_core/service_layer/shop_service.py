@@ -21,9 +21,11 @@ from inventory_core.adapters.models.shop import (
     ShopProcessedEvent,
     StockLedgerEntry,
 )
+from inventory_core.domain import replenishment
 from inventory_core.domain.backorders import sellable
 from inventory_core.domain.errors import NotFound, Unprocessable
 from inventory_core.domain.events import MAX_QUANTITY, new_event
+from inventory_core.domain.replenishment import Action
 from inventory_core.domain.stock import (
     DEFAULT_RULE,
     InvalidQuantity,
@@ -44,6 +46,11 @@ class ItemNotFound(NotFound):
 
 class KeyReused(Unprocessable):
     """An Idempotency-Key sent again with a different request."""
+
+
+class BackorderTooLarge(Unprocessable):
+    """More than one replenishment order may bring (the item's maximum order quantity): such a
+    backorder could wait forever behind orders that never cover it."""
 
 
 # Keys are kept at least this long (the IETF draft and Stripe: 24 h); a retry after that is new.
@@ -85,7 +92,8 @@ class ReceiveResult:
 
 def rule_of(item: Item) -> Rule:
     r = item.reorder_rule
-    return Rule(r.reorder_point, r.target_level, r.multiple) if r else DEFAULT_RULE
+    return (Rule(r.reorder_point, r.target_level, r.multiple, r.max_order_quantity) if r
+            else DEFAULT_RULE)
 
 
 def replenishment_as_dict(order: ReplenishmentOrder) -> dict:
@@ -93,9 +101,13 @@ def replenishment_as_dict(order: ReplenishmentOrder) -> dict:
             "quantity": order.quantity, "status": order.status, "trigger": order.trigger,
             "requester": order.requester, "factory_reference": order.factory_reference,
             "received_quantity": order.received_quantity,
+            "request_count": order.request_count,
             "created_at": iso(order.created_at),
+            "requested_at": iso(order.requested_at or order.created_at),
             "accepted_at": iso(order.accepted_at),
-            "fulfilled_at": iso(order.fulfilled_at)}
+            "due_at": iso(order.due_at),
+            "fulfilled_at": iso(order.fulfilled_at),
+            "ended_at": iso(order.ended_at), "end_reason": order.end_reason}
 
 
 def _find_item(session, item: str | int) -> Item:
@@ -156,18 +168,15 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     """The sale itself, inside the caller's transaction (it commits)."""
     session = uow.session
     item = _find_item(session, item_key)
-    # The conditional decrement: of many concurrent buyers, only those the stock covers match,
-    # and only from stock no waiting backorder is owed.
-    sold = rows_matched(session,
-        update(Item).where(Item.item_id == item.item_id,
-                           Item.quantity - Item.backordered >= quantity)
-        .values(quantity=Item.quantity - quantity)
-        .execution_options(synchronize_session=False)) == 1
+    sold = _decrement(session, item.item_id, quantity)
     # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
     # quantity as it is now: after our decrement, or as the shortage found it.
-    remaining, owed = session.execute(select(Item.quantity, Item.backordered)
-                                      .where(Item.item_id == item.item_id)
-                                      .with_for_update()).one()
+    remaining, owed = _locked_stock(session, item.item_id)
+    if not sold and sellable(remaining, owed) >= quantity:
+        # A restock committed between the decrement and the lock: sell from it (we hold the
+        # lock now, so this one matches) rather than answer short or backorder what is there.
+        sold = _decrement(session, item.item_id, quantity)
+        remaining, owed = _locked_stock(session, item.item_id)
     status = "completed" if sold else "backordered" if backorder else "short"
     record = Purchase(item_id=item.item_id, quantity=quantity, requester=requester,
                       status=status, remaining=remaining)
@@ -183,6 +192,10 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
             order = _ensure_replenishment(uow, item, remaining - owed, 0, requester,
                                           "reorder_point")
     elif backorder:
+        if quantity > rule_of(item).max_order:  # nothing is written: the transaction rolls back
+            raise BackorderTooLarge(
+                f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
+                f"({rule_of(item).max_order}); buy what is in stock or order less.")
         waiting = backorders.place(session, item, quantity, requester, backorder.email)
         owed += quantity
         # Sized from stock less everything owed, this one included: the order covers the
@@ -197,6 +210,23 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     return PurchaseResult(sold, record.purchase_id, item.item_id, item.name, quantity,
                           remaining, replenishment_as_dict(order) if order else None,
                           sellable(remaining, owed), placed)
+
+
+def _decrement(session, item_id: int, quantity: int) -> bool:
+    """The conditional decrement: of many concurrent buyers, only those the stock covers match,
+    and only from stock no waiting backorder is owed."""
+    return rows_matched(session,
+        update(Item).where(Item.item_id == item_id,
+                           Item.quantity - Item.backordered >= quantity)
+        .values(quantity=Item.quantity - quantity)
+        .execution_options(synchronize_session=False)) == 1
+
+
+def _locked_stock(session, item_id: int) -> tuple[int, int]:
+    """(on hand, owed to backorders), the row locked until the transaction ends."""
+    quantity, owed = session.execute(select(Item.quantity, Item.backordered)
+                                     .where(Item.item_id == item_id).with_for_update()).one()
+    return quantity, owed
 
 
 def forget_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int:
@@ -215,9 +245,13 @@ def _ensure_replenishment(uow, item, on_hand, shortfall, requester, trigger) -> 
                                 .where(ReplenishmentOrder.open_item_id == item.item_id))
     if open_order is not None:
         return open_order
+    # Never more than the rule's maximum order, however large the shortfall: one anonymous
+    # purchase must not size production.
     quantity = reorder_quantity(rule_of(item), on_hand, 0, shortfall)
+    now = utcnow()
     order = ReplenishmentOrder(item_id=item.item_id, open_item_id=item.item_id, quantity=quantity,
-                               status="requested", trigger=trigger, requester=requester)
+                               status=replenishment.INITIAL, trigger=trigger, requester=requester,
+                               request_count=1, created_at=now, requested_at=now)
     session.add(order)
     session.flush()  # the unique index on open_item_id stops a second open order here
     uow.emit(new_event("replenishment.requested", {
@@ -261,9 +295,10 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
         order = (session.get(ReplenishmentOrder, replenishment_order_id)
                  if replenishment_order_id else None)
-        if order is not None and order.open_item_id is not None:
+        if order is not None and replenishment.is_open(order.status):
+            order.status = replenishment.next_status(order.status, Action.RECEIVE,
+                                                     order.replenishment_order_id)
             order.open_item_id = None
-            order.status = "fulfilled"
             order.fulfilled_at = utcnow()
             order.received_quantity = quantity
         _fill_backorders(uow, item, before)
@@ -311,16 +346,20 @@ def _fill_backorders(uow: UnitOfWork, item: Item, before: int) -> None:
 
 @retry_transient
 def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
-                                factory_reference: str) -> bool:
-    """Record that the factory took the order. Idempotent; False for an unknown order."""
+                                factory_reference: str, due_at: datetime | None = None) -> bool:
+    """Record that the factory took the order (and when it promised it: `due_at`). Idempotent;
+    False for an unknown order."""
     with uow:
-        # Conditional: a restock may have fulfilled the order since the factory answered (a short
-        # lead time), and a fulfilled order must never go back to accepted.
+        # Conditional on the states `accept` may start from: a restock may have fulfilled the
+        # order since the factory answered (a short lead time), or an operator cancelled it, and
+        # an ended order never moves again.
         accepted = rows_matched(uow.session,
             update(ReplenishmentOrder)
             .where(ReplenishmentOrder.replenishment_order_id == replenishment_order_id,
-                   ReplenishmentOrder.status == "requested")
-            .values(status="accepted", accepted_at=utcnow(), factory_reference=factory_reference)
+                   ReplenishmentOrder.status.in_(replenishment.sources(Action.ACCEPT)))
+            .values(status=replenishment.next_status(replenishment.Status.REQUESTED,
+                                                     Action.ACCEPT),
+                    accepted_at=utcnow(), factory_reference=factory_reference, due_at=due_at)
             .execution_options(synchronize_session=False)) == 1
         if accepted:
             uow.commit()
@@ -338,6 +377,7 @@ def item_as_dict(item: Item) -> dict:
             "factory_id": item.factory_id,
             "factory_name": item.factory.name, "reorder_point": rule.reorder_point,
             "target_level": rule.target_level, "reorder_multiple": rule.multiple,
+            "max_order_quantity": rule.max_order,
             "reorder_policy": item.reorder_rule.policy if item.reorder_rule else "manual",
             "learned": forecasting.learned_view(item.reorder_rule)}
 

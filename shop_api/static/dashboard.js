@@ -84,7 +84,8 @@
       mark.style.left = pct(i.reorder_point, i.target_level);
       bar.append(filled, mark);
       var nums = el("div", { className: "nums" }, el("span", { className: "qty", text: i.quantity }),
-        " in stock · reorder below " + i.reorder_point + " · target " + i.target_level);
+        " in stock · reorder below " + i.reorder_point + " · target " + i.target_level + " · ",
+        el("span", { className: "max-order", text: "orders at most " + i.max_order_quantity }));
       if (i.on_order) nums.append(" · ", el("em", { text: i.on_order + " on order" }));
       if (i.backorders_waiting) {
         nums.append(" · ", el("em", { className: "backorders", "data-backorders": i.backorders_waiting,

@@ -116,6 +116,24 @@ def test_bad_backorder_fields_answer_422_and_change_nothing(client, shop_url, bo
     assert shop_state(shop_url) == before
 
 
+def test_a_backorder_larger_than_the_maximum_order_quantity_answers_422(client, shop_url):
+    before = shop_state(shop_url)
+    # Item2 has no rule of its own: target 10, so at most 100 per order.
+    too_large = client.post("/purchases", json={"item_id": 2, "quantity": 101, "requester": "a",
+                                                "backorder": True})
+    assert too_large.status_code == 422, too_large.get_json()
+    assert "maximum order quantity (100)" in too_large.get_json()["message"]
+    assert shop_state(shop_url) == before  # no purchase, no backorder, no order
+    keyed = client.post("/purchases", headers={"Idempotency-Key": "k-101"},
+                        json={"item_id": 2, "quantity": 101, "requester": "a", "backorder": True})
+    assert keyed.status_code == 422 and shop_state(shop_url) == before
+    largest = client.post("/purchases", json={"item_id": 2, "quantity": 100, "requester": "a",
+                                              "backorder": True})
+    assert largest.status_code == 202
+    # It owes 100 with 2 on hand: the order is capped at the maximum; the rest follows on receipt.
+    assert largest.get_json()["replenishment_order"]["quantity"] == 100
+
+
 def test_a_plain_purchase_cannot_take_units_a_backorder_is_owed(shop_url):
     assert backorder(shop_url, 3).backorder is not None  # 2 on hand: short, so it waits
     refused = shop_service.purchase(shop_uow(shop_url), "Item2", 1, "plain")

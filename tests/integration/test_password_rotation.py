@@ -78,23 +78,29 @@ def test_rotation_under_load_fails_no_request_and_needs_no_restart(rotating_user
             except Exception as exc:  # noqa: BLE001 - every failure is the finding
                 failures.append(repr(exc))
 
+    def progressed(since: int) -> int:
+        """Wait (by progress, not by the clock: a loaded machine is slow) until a few more
+        queries than `since` have succeeded, and return the count."""
+        deadline = time.monotonic() + 60
+        while done[0] <= since + 2 and time.monotonic() < deadline and not failures:
+            time.sleep(0.05)
+        return done[0]
+
     threads = [threading.Thread(target=load) for _ in range(3)]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)
-    before = done[0]
+    before = progressed(0)
     # Secrets Manager's rotation, step by step:
     second = "second-pass-2"
     version = secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(
         {"username": user, "password": second}), VersionStages=["AWSPENDING"])["VersionId"]
     set_password(second)  # setSecret: the database has it, AWSCURRENT is still the old one
-    time.sleep(0.7)
-    mid_rotation = done[0]
+    mid_rotation = progressed(done[0])
     current = secrets.describe_secret(SecretId=arn)["VersionIdsToStages"]
     old_version = next(v for v, stages in current.items() if "AWSCURRENT" in stages)
     secrets.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT",
                                         MoveToVersionId=version, RemoveFromVersionId=old_version)
-    time.sleep(0.7)
+    progressed(done[0])
     stop.set()
     for thread in threads:
         thread.join(timeout=30)

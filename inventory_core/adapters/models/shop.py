@@ -26,6 +26,7 @@ from inventory_core.adapters.models.common import (
     UTCDateTime,
     utcnow,
 )
+from inventory_core.domain.replenishment import STATUSES
 
 
 class ShopBase(DeclarativeBase):
@@ -66,19 +67,23 @@ class ReorderRule(ShopBase):
 
     A sale that leaves fewer than `reorder_point` units, or a purchase that finds too little
     stock, orders enough to bring stock plus what is already on its way up to `target_level`,
-    rounded up to a multiple of `multiple`, and never less than the shortfall. Items without a
-    row use `inventory_core.domain.stock.DEFAULT_RULE`."""
+    rounded up to a multiple of `multiple`, and never less than the shortfall, but never more
+    than `max_order_quantity` (NULL: 10 x target_level). Items without a row use
+    `inventory_core.domain.stock.DEFAULT_RULE`."""
 
     __tablename__ = "reorder_rules"
     __table_args__ = (CheckConstraint("reorder_point >= 0", name="reorder_point_not_negative"),
                       CheckConstraint("target_level >= reorder_point", name="target_reaches_point"),
                       CheckConstraint("multiple >= 1", name="multiple_positive"),
-                      CheckConstraint("policy IN ('manual', 'learned')", name="policy_known"))
+                      CheckConstraint("policy IN ('manual', 'learned')", name="policy_known"),
+                      CheckConstraint("max_order_quantity >= multiple",
+                                      name="max_order_holds_a_multiple"))
 
     item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"), primary_key=True)
     reorder_point: Mapped[int] = mapped_column(Integer)
     target_level: Mapped[int] = mapped_column(Integer)
     multiple: Mapped[int] = mapped_column(Integer, default=1)
+    max_order_quantity: Mapped[int | None] = mapped_column(Integer)
     # manual: the numbers above as typed in. learned: rewritten on a schedule from the item's
     # demand and its factory's lead times (inventory_core.service_layer.forecasting), with the
     # parameters below (NULL: the defaults of inventory_core.domain.forecast).
@@ -148,17 +153,23 @@ class StockLedgerEntry(ShopBase):
 class ReplenishmentOrder(ShopBase):
     """Stock asked of a factory. At most one open per item, enforced by the database:
     `open_item_id` equals item_id while the order is open and is NULL once it is closed, and a
-    unique index allows many NULLs but one value (on MySQL and SQLite alike)."""
+    unique index allows many NULLs but one value (on MySQL and SQLite alike).
+
+    Its status moves only as inventory_core.domain.replenishment allows. Its deadlines follow from
+    `requested_at` (the latest request) and `due_at` (the factory's promise) and the configured
+    timeouts, so the scheduled lifecycle check applies a changed timeout to every open order."""
 
     __tablename__ = "replenishment_orders"
     __table_args__ = (UniqueConstraint("open_item_id", name="one_open_per_item"),
-                      CheckConstraint("quantity > 0", name="quantity_positive"))
+                      CheckConstraint("quantity > 0", name="quantity_positive"),
+                      CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})",
+                                      name="status_known"))
 
     replenishment_order_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"), index=True)
     open_item_id: Mapped[int | None] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # requested | accepted | fulfilled
+    status: Mapped[str] = mapped_column(String(16))  # domain.replenishment.Status
     trigger: Mapped[str] = mapped_column(String(16))  # shortage | reorder_point
     requester: Mapped[str] = mapped_column(String(100))
     factory_reference: Mapped[str | None] = mapped_column(String(64))
@@ -166,6 +177,31 @@ class ReplenishmentOrder(ShopBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How often the factory was asked (the first request included); bounded by configuration.
+    request_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)  # latest
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the factory's, once accepted
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # cancelled or failed
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # operator told it stalled
+
+
+class DeliveryAnomaly(ShopBase):
+    """A `production.completed` that changed no stock because it matched no open order of its
+    item: an unknown order, an order that has ended, another item, another production order, or
+    more than was ordered. Shown on the dashboard and e-mailed to the operator."""
+
+    __tablename__ = "delivery_anomalies"
+
+    anomaly_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # domain.replenishment.Anomaly
+    replenishment_order_id: Mapped[int | None] = mapped_column(BigId)  # as the event named it
+    production_order_id: Mapped[int | None] = mapped_column(BigId)
+    item_id: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class DeadLetter(ShopBase):
