@@ -1,16 +1,16 @@
 """Build a Flask app the same way for both services."""
 from __future__ import annotations
 
-import logging
 import os
 from typing import cast
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 
 from api_common.errors import register_error_handlers
 from api_common.validation import RowId
+from inventory_core import correlation
 from inventory_core.config import ENV_VARS, Settings
 from inventory_core.databases import Database
 
@@ -46,10 +46,31 @@ def build_app(import_name: str, title: str, config: dict | None,
     app.url_map.converters["id"] = RowId
     api = Api(app)
     api.register_converter(RowId, RowId.openapi_schema)
+    carry_correlation_id(app)
     register_error_handlers(app)
-    if not app.debug:
-        logging.getLogger().setLevel(logging.INFO)
     return app, api
+
+
+def carry_correlation_id(app: Flask) -> None:
+    """Each request belongs to the flow its `X-Correlation-Id` names, or to a new one: its log
+    lines and the events it emits carry the id, and the answer echoes it. An id that is too long
+    or holds other characters than [A-Za-z0-9._:-] is replaced, never echoed."""
+    @app.before_request
+    def bind_correlation_id() -> None:
+        g.correlation_token = correlation.bind(
+            correlation.accept(request.headers.get(correlation.HEADER)))
+
+    @app.after_request
+    def echo_correlation_id(response: Response) -> Response:
+        if correlation.current():
+            response.headers[correlation.HEADER] = correlation.current()
+        return response
+
+    @app.teardown_request
+    def unbind_correlation_id(_exc: BaseException | None) -> None:
+        token = g.pop("correlation_token", None)
+        if token is not None:
+            correlation.unbind(token)
 
 
 def settings_of(app: Flask | None = None) -> Settings:

@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 from werkzeug.routing import IntegerConverter, Map
 
+from inventory_core import correlation
 from inventory_core.domain.events import MAX_QUANTITY
 from inventory_core.domain.text import has_control_characters
 
@@ -22,14 +23,14 @@ INT_MAX = 2**31 - 1  # MySQL INT: item, factory and quantity columns
 BIGINT_MAX = 2**63 - 1  # MySQL BIGINT, SQLite INTEGER: orders, purchases, logs, dead letters
 NAME_LENGTH = 100  # every name column: String(100)
 EMAIL_LENGTH = 254  # every e-mail column: String(254), RFC 5321's path limit
-CORRELATION_ID_LENGTH = 36  # production_orders.correlation_id: String(36), an event id
+CORRELATION_ID_LENGTH = correlation.MAX_LENGTH  # production_orders.correlation_id: String(36)
 
 NAME = validate.Length(min=1, max=NAME_LENGTH)
 QUANTITY = validate.Range(min=1, max=MAX_QUANTITY)
 ID = validate.Range(min=1, max=INT_MAX)
 BIG_ID = validate.Range(min=1, max=BIGINT_MAX)
 CORRELATION_ID = [validate.Length(min=1, max=CORRELATION_ID_LENGTH),
-                  validate.Regexp(r"^[\x21-\x7e]+$", error="Printable ASCII without spaces.")]
+                  validate.Regexp(correlation.PATTERN, error="Letters, digits and . _ : - only.")]
 
 
 class Text(fields.String):

@@ -17,10 +17,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, consumer, end_to_end, profile, purchases
+from bench import coldstart, consumer, end_to_end, hot_item, profile, purchases
 from bench.common import ROOT, mariadb_version
 
-PARTS = ("purchases", "consumer", "coldstart", "packages", "e2e", "profile")
+PARTS = ("purchases", "hot", "consumer", "coldstart", "packages", "e2e", "profile")
 
 
 def log(message: str) -> None:
@@ -44,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         if "purchases" in only:
-            log("purchases over HTTP vs bare UPDATEs ...")
-            results["purchases"] = purchases.run(5 if quick else 15, workdir)
+            log("purchases over HTTP: shop vs ceiling app vs hello world ...")
+            results["purchases"] = purchases.run(6 if quick else 20, workdir)
+        if "hot" in only:
+            log("hot item: inventory_core vs the bare transaction, 64 threads ...")
+            results["hot"] = hot_item.run(6 if quick else 16)
         if "consumer" in only:
             log("delivery consumer vs bare SQL ...")
             results["consumer"] = consumer.run(200 if quick else 1000)
@@ -69,6 +72,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def purchase_rows(p: dict) -> list[str]:
+    f, one = p["figures"], p["one_client"]
+    server = f"gunicorn {p['workers']} workers x {p['threads']} threads, MariaDB"
+    ceiling = "the ceiling app (bench/ceiling_app.py)"
+    hello = f["hello"]["per_second"]
+
+    def row(name: str, limit: str) -> str:
+        ours, top = f[name], f[limit]
+        return (f"| purchase over HTTP, {p['clients']} clients, `{name.removeprefix('shop ')}` "
+                f"({server}) | {ours['per_second']:.0f}/s, p50 {ours['p50_ms']:.1f} ms | {ceiling}"
+                f" `{limit.removeprefix('ceiling ')}`: {top['per_second']:.0f}/s, p50 "
+                f"{top['p50_ms']:.1f} ms | {ours['per_second'] / top['per_second']:.2f} |")
+    shop1, top1 = one["shop /purchases"], one["ceiling /purchases"]
+    return [
+        row("shop /item", "ceiling /item"),
+        row("shop /purchases", "ceiling /purchases"),
+        row("shop /purchases + Idempotency-Key", "ceiling /purchases"),
+        (f"| one client, `POST /purchases`, p50 / p99 | {shop1['p50_ms']:.2f} ms / "
+         f"{shop1['p99_ms']:.2f} ms | {ceiling}: {top1['p50_ms']:.2f} ms / {top1['p99_ms']:.2f} ms"
+         f" | {shop1['p50_ms'] / top1['p50_ms']:.2f}x p50 |"),
+        (f"| Flask hello world, {p['clients']} clients, same server | {hello:.0f}/s | - | "
+         f"ceiling /purchases is {f['ceiling /purchases']['per_second'] / hello:.2f} of it |"),
+    ]
+
+
 def render(results: dict, argv: list[str], seconds: float) -> str:
     command = "make bench" if not argv else f".venv/bin/python -m bench {shlex.join(argv)}"
     lines = [
@@ -90,16 +118,15 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
     ]
     p = results.get("purchases")
     if p:
-        h, b = p["http"], p["bare"]
-        lines += [
-            (f"| purchase over HTTP, {p['clients']} clients (gunicorn {p['workers']} workers x "
-             f"{p['threads']} threads, MariaDB) | {h['per_second']:.0f} purchases/s "
-             f"({h['calls']} in total) | bare `UPDATE items ... WHERE quantity >= 1` from "
-             f"{p['clients']} threads: {b['per_second']:.0f}/s | {p['ratio']:.3f} |"),
-            (f"| purchase latency p50 / p99 | {h['p50_ms']:.1f} ms / {h['p99_ms']:.1f} ms | "
-             f"bare UPDATE p50 / p99: {b['p50_ms']:.2f} ms / {b['p99_ms']:.2f} ms | "
-             f"{h['p50_ms'] / b['p50_ms']:.1f}x / {h['p99_ms'] / b['p99_ms']:.1f}x |"),
-        ]
+        lines += purchase_rows(p)
+    hot = results.get("hot")
+    if hot:
+        ours, bare = hot["figures"]["inventory_core"], hot["figures"]["bare"]
+        lines.append(
+            f"| hot item: {hot['threads']} threads buy one item through `inventory_core` (no "
+            f"HTTP) | {ours['per_second']:.0f} sales/s, p50 {ours['p50_ms']:.1f} ms | bare "
+            f"conditional UPDATE + ledger INSERT + COMMIT, {hot['threads']} threads: "
+            f"{bare['per_second']:.0f}/s, p50 {bare['p50_ms']:.1f} ms | {hot['ratio']:.2f} |")
     c = results.get("consumer")
     if c:
         lines.append(
@@ -130,6 +157,13 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
         lines += [f"| {stage} | {size} |" for stage, size in packages.items()]
     if e:
         lines += ["", f"The local stack took {e['ready']:.1f} s from start to ready."]
+    checks = {name: results[name]["check"] for name in ("purchases", "hot") if name in results}
+    if checks:
+        lines += ["", "Correctness after the runs: " + "; ".join(
+            f"{name}: oversold {c['oversold']}, ledger "
+            f"{'balanced' if c['ledger_balanced'] else 'NOT BALANCED'}"
+            + ("" if c.get("sold_matches", True) else ", purchases and stock DISAGREE")
+            for name, c in checks.items()) + "."]
     if results.get("profile"):
         lines += [
             "", "## The slowest part and its profile", "",

@@ -11,9 +11,11 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
+from inventory_core import correlation
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.domain.events import InvalidEvent
 from inventory_core.topology import dead_letter_queue_of
@@ -50,28 +52,54 @@ def receive_count(record: dict) -> int:
     return int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
 
 
+def correlation_of(record: dict) -> str | None:
+    """The flow a message belongs to: its envelope's correlation id (or, from a producer that set
+    none, its event id); None for a body that is no envelope of ours (it still gets handled)."""
+    try:
+        envelope = json.loads(record.get("body") or "")
+    except ValueError:
+        return None
+    if not isinstance(envelope, dict):
+        return None
+    for candidate in (envelope.get("correlation_id"), envelope.get("event_id")):
+        if correlation.is_valid(candidate):
+            return candidate
+    return None
+
+
 def handle_batch(event: dict, record_handler: RecordHandler, messaging: Messaging) -> dict:
+    """Each record under its own correlation id, so every line logged about it carries it."""
     failures = []
     for record in event.get("Records", []):
-        message_id = record.get("messageId", "?")
-        try:
-            record_handler(record)
-        except (PermanentFailure, InvalidEvent) as exc:
-            log.error("message %s from %s is permanently failed: %s", message_id,
-                      queue_name_of(record), exc)
-            if not _dead_letter_now(record, str(exc), messaging):
-                failures.append({"itemIdentifier": message_id})
-        except RetryLater as exc:
-            delay = backoff_seconds(receive_count(record))
-            log.warning("message %s from %s: %s; trying again in %d s", message_id,
-                        queue_name_of(record), exc, delay)
-            _delay(record, delay, messaging)
-            failures.append({"itemIdentifier": message_id})
-        except Exception:  # any other failure is worth another delivery
-            log.exception("message %s from %s failed (receive %d); it will be redelivered",
-                          message_id, queue_name_of(record), receive_count(record))
-            failures.append({"itemIdentifier": message_id})
+        with correlation.bound(correlation_of(record)):
+            failure = _handle_record(record, record_handler, messaging)
+        if failure:
+            failures.append(failure)
     return {"batchItemFailures": failures}
+
+
+def _handle_record(record: dict, record_handler: RecordHandler,
+                   messaging: Messaging) -> dict | None:
+    """None when the record is done (Lambda deletes it), else its batchItemFailures entry."""
+    message_id = record.get("messageId", "?")
+    failed = {"itemIdentifier": message_id}
+    try:
+        record_handler(record)
+    except (PermanentFailure, InvalidEvent) as exc:
+        log.error("message %s from %s is permanently failed: %s", message_id,
+                  queue_name_of(record), exc)
+        return None if _dead_letter_now(record, str(exc), messaging) else failed
+    except RetryLater as exc:
+        delay = backoff_seconds(receive_count(record))
+        log.warning("message %s from %s: %s; trying again in %d s", message_id,
+                    queue_name_of(record), exc, delay)
+        _delay(record, delay, messaging)
+        return failed
+    except Exception:  # any other failure is worth another delivery
+        log.exception("message %s from %s failed (receive %d); it will be redelivered",
+                      message_id, queue_name_of(record), receive_count(record))
+        return failed
+    return None
 
 
 def send_shape(message_attributes: dict | None) -> dict:

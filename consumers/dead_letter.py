@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from consumers import runtime
-from consumers.batch import queue_name_of, receive_count, send_shape
+from consumers.batch import handle_batch, queue_name_of, receive_count, send_shape
 from inventory_core.service_layer.dead_letters import record_dead_letter
 from inventory_core.topology import source_queue_of
 
@@ -32,11 +32,7 @@ def handle_record(record: dict):
 
 
 def handler(event: dict, context=None) -> dict:
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            handle_record(record)
-        except Exception:  # keep it in the DLQ; SQS delivers it again
-            log.exception("could not record dead letter %s", record.get("messageId"))
-            failures.append({"itemIdentifier": record.get("messageId")})
-    return {"batchItemFailures": failures}
+    # The batch loop every consumer uses: a record that fails to be recorded (the database) is
+    # reported and stays in the DLQ, which delivers it again; handle_record raises nothing that
+    # would dead-letter it (a DLQ has no DLQ).
+    return handle_batch(event, handle_record, runtime.messaging())

@@ -11,6 +11,7 @@ from datetime import datetime
 from consumers import runtime
 from consumers.batch import handle_batch
 from consumers.factory_client import FactoryUnavailable, request_production
+from inventory_core import correlation
 from inventory_core.domain.events import parse_event
 from inventory_core.service_layer import shop_service
 
@@ -26,7 +27,7 @@ def handle_record(record: dict, deadline: float | None = None) -> str:
         "replenishment_order_id": p["replenishment_order_id"], "factory_id": p["factory_id"],
         "item_id": p["item_id"], "item_name": p["item_name"], "quantity": p["quantity"],
         "requester": p["requester"]}, region=settings.aws_region,
-        correlation_id=event.correlation_id, deadline=deadline)
+        correlation_id=correlation.current(), deadline=deadline)  # the batch loop checked it
     production_order_id = str(answer["production_order_id"])
     due_at = answer.get("due_at")
     shop_service.mark_replenishment_accepted(

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 
-from inventory_core.adapters.messaging import Messaging
+from inventory_core import logs
+from inventory_core.adapters.messaging import SWEEP, Messaging
 from inventory_core.config import Settings
 from inventory_core.databases import FACTORY, SHOP
 from inventory_core.service_layer.unit_of_work import UnitOfWork
@@ -11,12 +12,21 @@ from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 @functools.lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings.from_env()
+    found = Settings.from_env()
+    if found.on_lambda:  # JSON log lines (LOG_FORMAT), unless the function's app set them up
+        logs.configure_from("consumers", found, only_once=True)
+    return found
 
 
 @functools.lru_cache(maxsize=1)
 def messaging() -> Messaging:
     return Messaging(settings())
+
+
+@functools.lru_cache(maxsize=1)
+def sweep_messaging() -> Messaging:
+    """The outbox sweep's broker: shorter calls (messaging.SWEEP) fit more into its budget."""
+    return Messaging(settings(), SWEEP)
 
 
 def shop_uow() -> UnitOfWork:
@@ -31,3 +41,4 @@ def reset() -> None:
     """Forget cached settings (tests change the environment between cases)."""
     settings.cache_clear()
     messaging.cache_clear()
+    sweep_messaging.cache_clear()

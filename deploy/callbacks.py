@@ -10,6 +10,11 @@
   disabled again), and this callback sets ReportBatchItemFailures and Enabled=True in one
   UpdateEventSourceMapping call. A mapping is never enabled without the setting; if this callback
   never runs (a failed deploy), the mappings stay disabled and the messages wait in their queues.
+- Zappa cannot set ScalingConfig either: the same update sets each mapping's MaximumConcurrency
+  from the stage's `sqs_maximum_concurrency` ({queue ARN: n}, written by deploy.settings from
+  deploy/capacity.py), so a function's mappings never ask for more containers than its reserved
+  concurrency (`lambda_concurrency`) allows: Lambda would throttle them, and a throttled batch
+  returns to its queue and counts toward maxReceiveCount (docs/capacity.md).
 - Stages with IAM authorization (the factory) have Zappa's unsigned `touch` off (it would get 403):
   this callback makes a SigV4-signed GET of the touch path instead, before enabling anything.
 - It fails the command when a mapping the settings declare is missing (Zappa only logs that).
@@ -28,6 +33,7 @@ if TYPE_CHECKING:  # the stubs (requirements/dev.txt) are not in the Lambda pack
         EventSourceMappingConfigurationResponseTypeDef,
         EventSourceMappingConfigurationTypeDef,
         ListEventSourceMappingsRequestTypeDef,
+        UpdateEventSourceMappingRequestTypeDef,
     )
 
     # An event source mapping as listed, or as get_event_source_mapping answers it (every key)
@@ -35,6 +41,7 @@ if TYPE_CHECKING:  # the stubs (requirements/dev.txt) are not in the Lambda pack
                      | EventSourceMappingConfigurationResponseTypeDef)
 
 REPORT_BATCH_ITEM_FAILURES: Final = "ReportBatchItemFailures"
+MAXIMUM_CONCURRENCY_KEY = "sqs_maximum_concurrency"  # deploy.settings.SQS_MAXIMUM_CONCURRENCY_KEY
 SETTLED_STATES = {"Enabled", "Disabled"}  # others (Creating, Updating, Enabling…) refuse updates
 FACTORY_URL_PLACEHOLDER = "https://factory-api-url-not-set.invalid"  # as deploy.settings writes it
 LAMBDA_TASK_ROOT = "/var/task"  # as deploy.rds_ca writes it into the database URLs
@@ -82,9 +89,9 @@ def _wait_until_settled(client: LambdaClient, mapping: SourceMapping, timeout: f
 
 def enable_partial_batch_responses(zappa_cli, *, timeout: float = 300.0,
                                    sleep=time.sleep) -> list[str]:
-    """Turn on ReportBatchItemFailures and enable every SQS mapping of the deployed function, both
-    in one update per mapping. Returns the ARNs of the queues whose mapping was changed (empty
-    when all were already on and enabled)."""
+    """Turn on ReportBatchItemFailures, set MaximumConcurrency and enable every SQS mapping of the
+    deployed function, all in one update per mapping. Returns the ARNs of the queues whose mapping
+    was changed (empty when all were already as declared)."""
     client = _lambda_client(zappa_cli)
     function_name = zappa_cli.lambda_name
     # By ARN, as Zappa creates and looks up its mappings (some implementations match names exactly).
@@ -101,16 +108,23 @@ def enable_partial_batch_responses(zappa_cli, *, timeout: float = 300.0,
                            "sqs:ReceiveMessage or the queue's visibility timeout is shorter than "
                            "the function's timeout)")
 
+    concurrency = zappa_cli.stage_config.get(MAXIMUM_CONCURRENCY_KEY) or {}
     changed = []
     for listed in mappings:
         mapping = _wait_until_settled(client, listed, timeout, sleep)
         reports = REPORT_BATCH_ITEM_FAILURES in (mapping.get("FunctionResponseTypes") or [])
-        if reports and mapping.get("State") == "Enabled":
+        wanted = concurrency.get(listed["EventSourceArn"])
+        scaled = wanted is None or (
+            (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") == wanted)
+        if reports and scaled and mapping.get("State") == "Enabled":
             continue
-        # One call: the mapping goes live already reporting partial batch failures.
-        client.update_event_source_mapping(UUID=listed["UUID"],
-                                           FunctionResponseTypes=[REPORT_BATCH_ITEM_FAILURES],
-                                           Enabled=True)
+        # One call: the mapping goes live already reporting partial batch failures and capped.
+        update: UpdateEventSourceMappingRequestTypeDef = {
+            "UUID": listed["UUID"], "FunctionResponseTypes": [REPORT_BATCH_ITEM_FAILURES],
+            "Enabled": True}
+        if wanted is not None:
+            update["ScalingConfig"] = {"MaximumConcurrency": wanted}
+        client.update_event_source_mapping(**update)
         changed.append(listed["EventSourceArn"])
     return changed
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deploy import rds_ca
+from deploy import capacity, rds_ca
 from inventory_core import config
 from inventory_core.topology import TOPOLOGY, Queue, physical
 
@@ -51,6 +51,8 @@ DEAD_LETTER_SERVICE = "consumers"
 # AWS: a queue's visibility timeout should be at least 6x the timeout of the function reading it.
 VISIBILITY_TO_TIMEOUT = 6
 API_TIMEOUT_SECONDS = 30  # API Gateway gives up after 29 s anyway
+# Ours, not Zappa's (Zappa ignores it): deploy.callbacks sets each mapping's MaximumConcurrency.
+SQS_MAXIMUM_CONCURRENCY_KEY = "sqs_maximum_concurrency"
 MEMORY_MB = {"shop": 512, "factory": 512, "consumers": 512}
 # Placeholder until the factory stage exists: `.invalid` never resolves (RFC 2606), so the order
 # consumer fails loudly and its messages are retried instead of going to a wrong address.
@@ -190,6 +192,23 @@ def sqs_events(service: str, outputs: dict) -> list[dict]:
     return events
 
 
+def sqs_maximum_concurrency(service: str, outputs: dict) -> dict[str, int]:
+    """{queue ARN: ScalingConfig.MaximumConcurrency} of each of the service's SQS mappings, from
+    deploy.capacity. Zappa cannot set it; deploy.callbacks reads this stage key and does."""
+    prefix = _need(outputs, "name_prefix")
+    found = {}
+    for queue in TOPOLOGY.queues:
+        if queue_service(queue) == service:
+            arn = _arn_named(_need(outputs, "queue_arns", queue.key),
+                             physical(prefix, queue.name), f"queue {queue.key}")
+            found[arn] = capacity.mapping_concurrency(queue.key)
+        if service == DEAD_LETTER_SERVICE:
+            arn = _arn_named(_need(outputs, "dlq_arns", queue.key),
+                             physical(prefix, queue.dlq_name), f"dead-letter queue {queue.key}")
+            found[arn] = capacity.mapping_concurrency(queue.key, dead_letter=True)
+    return found
+
+
 def environment(service: str, outputs: dict, factory_api_url: str | None) -> dict[str, str]:
     env = {str(k): str(v) for k, v in _need(outputs, "zappa_environment", service).items()}
     unknown = set(env) - set(config.ENV_VARS)
@@ -260,8 +279,13 @@ def env_stages(env: str, outputs: dict, factory_api_url: str | None = None) -> d
             "lambda_description": f"{PROJECT_NAME} {service} ({env})",
             "tags": {"Project": PROJECT_NAME, "Environment": env, "Service": service},
             "environment_variables": environment(service, outputs, factory_api_url),
+            # The connection budget (deploy/capacity.py, docs/capacity.md): at most this many
+            # containers, each with one connection (inventory_core.config.LAMBDA_POOL).
+            "lambda_concurrency": capacity.RESERVED_CONCURRENCY[service],
         }
         events = sqs_events(service, outputs)
+        if events:
+            stage[SQS_MAXIMUM_CONCURRENCY_KEY] = sqs_maximum_concurrency(service, outputs)
         if service in APP_FUNCTIONS:
             stage["app_function"] = APP_FUNCTIONS[service]
             # Keep the public APIs warm in prod (a cold start in a VPC costs seconds); dev saves.

@@ -38,16 +38,27 @@ SES_SENDER = "SES_SENDER"
 OPERATOR_EMAIL = "OPERATOR_EMAIL"
 AD_MANAGER_EMAIL = "AD_MANAGER_EMAIL"
 FACTORY_MANAGER_EMAILS = "FACTORY_MANAGER_EMAILS"  # "1=a@x.org,2=b@y.org"
+# The outbox: a row that failed this many publishing attempts is parked (kept, no longer tried,
+# shown to operators and alarmed on) ...
+OUTBOX_MAX_ATTEMPTS = "OUTBOX_MAX_ATTEMPTS"
+# ... and between attempts it waits this long, doubling each time (capped at 15 minutes).
+OUTBOX_BACKOFF_SECONDS = "OUTBOX_BACKOFF_SECONDS"
+# Log lines as JSON objects ("json") or readable text ("text"); JSON on Lambda unless set.
+LOG_FORMAT = "LOG_FORMAT"
+AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda in every function
 # The CloudWatch namespace of the embedded-format metrics (inventory_core.adapters.metrics).
 METRICS_NAMESPACE = "METRICS_NAMESPACE"
 DEFAULT_METRICS_NAMESPACE = "Replenishment"
+
+# Set by Lambda itself in every function's environment (never in our settings): we run on Lambda.
+AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 
 ENV_VARS = (SHOP_DATABASE_URL, FACTORY_DATABASE_URL, SHOP_DATABASE_SECRET_ARN,
             FACTORY_DATABASE_SECRET_ARN, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCOUNT_ID, NAME_PREFIX,
             FACTORY_API_URL, ADMIN_TOKEN, ADMIN_SECRET_ARN, FACTORY_WRITER_ROLE_ARN,
             FACTORY_WRITER_ACCESS_KEY_ID, FACTORY_WRITER_SECRET_ACCESS_KEY, PRODUCTION_SECONDS,
             SES_SENDER, OPERATOR_EMAIL, AD_MANAGER_EMAIL, FACTORY_MANAGER_EMAILS,
-            METRICS_NAMESPACE)
+            OUTBOX_MAX_ATTEMPTS, OUTBOX_BACKOFF_SECONDS, METRICS_NAMESPACE, LOG_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,10 @@ class Settings:
     operator_email: str | None = None
     ad_manager_email: str | None = None
     factory_manager_emails: tuple[tuple[int, str], ...] = ()  # (factory id, e-mail)
+    outbox_max_attempts: int = 10
+    outbox_backoff_seconds: int = 5
+    log_format: str = "text"
+    on_lambda: bool = False
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None) -> Settings:
@@ -82,6 +97,7 @@ class Settings:
             return default if value in (None, "") else value
 
         production = get(PRODUCTION_SECONDS, None)
+        on_lambda = bool(get(AWS_LAMBDA_FUNCTION_NAME, None))
         return cls(
             shop_database_url=get(SHOP_DATABASE_URL, base.shop_database_url),
             factory_database_url=get(FACTORY_DATABASE_URL, base.factory_database_url),
@@ -102,10 +118,52 @@ class Settings:
             operator_email=get(OPERATOR_EMAIL, None),
             ad_manager_email=get(AD_MANAGER_EMAIL, None),
             factory_manager_emails=parse_factory_emails(get(FACTORY_MANAGER_EMAILS, "")),
+            outbox_max_attempts=_whole(OUTBOX_MAX_ATTEMPTS, get(OUTBOX_MAX_ATTEMPTS, None),
+                                       base.outbox_max_attempts, minimum=1),
+            outbox_backoff_seconds=_whole(OUTBOX_BACKOFF_SECONDS,
+                                          get(OUTBOX_BACKOFF_SECONDS, None),
+                                          base.outbox_backoff_seconds, minimum=0),
+            log_format=get(LOG_FORMAT, "json" if on_lambda else "text").strip().lower(),
+            on_lambda=on_lambda,
         )
 
     def but(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+def _whole(name: str, text: str | None, default: int, minimum: int) -> int:
+    """A whole number of at least `minimum` from the environment, or a clear error naming it."""
+    if text is None:
+        return default
+    if not text.strip().isdigit() or int(text) < minimum:
+        raise ValueError(f"{name}: {text!r} is not a whole number >= {minimum}")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """How many connections one process keeps to one database (SQLAlchemy's QueuePool)."""
+    size: int  # kept open between requests
+    overflow: int  # opened beyond `size` while busy, closed when returned
+    timeout: float = 30.0  # seconds a checkout waits for a free connection
+
+    @property
+    def most(self) -> int:
+        return self.size + self.overflow
+
+
+# A Lambda container serves one request (or one batch) at a time, and no code path holds two
+# connections to one database at once (tests/integration/test_connection_budget.py): one connection
+# per container and database, no overflow. The deployed connection budget (deploy/capacity.py)
+# counts on exactly this. A waiting checkout would be a bug, so it fails fast instead of hanging.
+LAMBDA_POOL = PoolLimits(size=1, overflow=0, timeout=5.0)
+# A local gunicorn worker serves several threads at once (make run: 4).
+LOCAL_POOL = PoolLimits(size=5, overflow=10)
+
+
+def pool_limits(environ: os._Environ | dict | None = None) -> PoolLimits:
+    env = os.environ if environ is None else environ
+    return LAMBDA_POOL if env.get(AWS_LAMBDA_FUNCTION_NAME) else LOCAL_POOL
 
 
 def metrics_namespace(environ: os._Environ | dict | None = None) -> str:

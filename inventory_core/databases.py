@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from inventory_core.adapters.db import resolve_url, session_factory
 from inventory_core.adapters.models.common import OutboxMixin
-from inventory_core.adapters.outbox import Publisher
+from inventory_core.adapters.outbox import Publisher, RetryPolicy
 from inventory_core.config import Settings
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
@@ -39,8 +39,15 @@ class Database:
         return session_factory(getattr(settings, f"{self.name}_database_url"),
                                getattr(settings, f"{self.name}_database_secret_arn"))
 
-    def unit_of_work(self, settings: Settings, publisher: Publisher | None = None) -> UnitOfWork:
-        return UnitOfWork(self.sessions(settings), self.outbox_model, publisher)
+    def unit_of_work(self, settings: Settings, publisher: Publisher | None = None,
+                     publish_budget_seconds: float | None = None) -> UnitOfWork:
+        return UnitOfWork(self.sessions(settings), self.outbox_model, publisher,
+                          retry_policy(settings), publish_budget_seconds)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(max_attempts=settings.outbox_max_attempts,
+                       backoff_seconds=settings.outbox_backoff_seconds)
 
 
 SHOP = Database("shop", "ShopOutbox")

@@ -35,6 +35,11 @@ class Topic:
     description: str
 
 
+RESTOCK_PATH_BATCH_WINDOW = 0  # order -> production -> delivery: a failed purchase waits on it
+# Notifications (ad pauses, e-mails) wait for no one: gather up to 10 per invocation instead.
+EFFICIENT_BATCH_WINDOW = 5
+
+
 @dataclass(frozen=True)
 class Queue:
     key: str
@@ -43,7 +48,11 @@ class Queue:
     max_receive_count: int
     visibility_timeout: int  # seconds; at least 6x the consumer's Lambda timeout on AWS
     batch_size: int = 10
-    batch_window: int = 1  # MaximumBatchingWindowInSeconds
+    # MaximumBatchingWindowInSeconds: how long Lambda (and the local poller) gathers messages
+    # before invoking. 0 on the restock path, where a buyer waits for the stock to come back (each
+    # window there adds its length to every restock); seconds where batching saves work and
+    # nobody waits (RESTOCK_PATH_BATCH_WINDOW, EFFICIENT_BATCH_WINDOW below).
+    batch_window: int = 0
     topics: tuple[str, ...] = ()  # keys of the topics it subscribes to (raw delivery); none: sends
     description: str = ""
 
@@ -83,18 +92,22 @@ TOPOLOGY = Topology(
               "to it; with an e-mail address they are also e-mailed)."),
     ),
     queues=(
+        # The restock path: a failed purchase waits on these three queues.
         Queue("order", "order-queue", "consumers.order.handler", max_receive_count=8,
               visibility_timeout=180, topics=("replenishment_requested",),
+              batch_window=RESTOCK_PATH_BATCH_WINDOW,
               description="Replenishment requests, passed on to the factory API."),
         Queue("production", "production-queue", "consumers.production.handler", max_receive_count=5,
-              visibility_timeout=180,
+              visibility_timeout=180, batch_window=RESTOCK_PATH_BATCH_WINDOW,
               description="The factory's own delayed 'production due' messages (lead time)."),
         Queue("delivery", "delivery-queue", "consumers.delivery.handler", max_receive_count=5,
               visibility_timeout=180, topics=("production_completed",),
+              batch_window=RESTOCK_PATH_BATCH_WINDOW,
               description="Completed productions, restocked in the shop."),
         Queue("notification", "notification-queue", "consumers.notify.handler", max_receive_count=5,
               visibility_timeout=180,
               topics=("stock_events", "replenishment_requested", "backorder_events"),
+              batch_window=EFFICIENT_BATCH_WINDOW,
               description="Stock-outs, restocks, replenishment requests and backorders: "
                           "pause/resume ads, e-mail the ad and factory managers and requesters."),
     ),

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 
+from inventory_core import logs
 from inventory_core.adapters.messaging import Messaging
 from inventory_core.config import Settings
 from inventory_core.topology import TOPOLOGY, Topology
@@ -80,9 +81,7 @@ def run_poller(poller: QueuePoller, stop: threading.Event) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials in ..." per client
+    logs.configure_from("consumers", Settings.from_env())  # LOG_FORMAT: text, or json
     stop = threading.Event()
 
     def on_signal(signum, _frame):

@@ -14,15 +14,15 @@ import sys
 import threading
 import time
 
+from inventory_core import logs
+from inventory_core.config import Settings
 from local_stack.stack_config import RELAY_READY, learn_interval, relay_interval
 
 log = logging.getLogger("local_stack.relay")
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logs.configure_from("relay", Settings.from_env())  # LOG_FORMAT: text, or json
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

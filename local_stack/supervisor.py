@@ -188,6 +188,8 @@ class Supervisor:
 
         def gunicorn(module: str, port: int) -> list[str]:
             return [PYTHON, "-m", "gunicorn", f"{module}.wsgi:app", "--bind", f"{c.host}:{port}",
+                    "--name", module.removesuffix("_api"),  # the service of its JSON log lines
+                    "--logger-class", "local_stack.gunicorn_logging.Logger",
                     "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                     "--graceful-timeout", "3", "--timeout", "60", "--log-level", "info",
                     "--no-control-socket",  # else every gunicorn shares ~/.gunicorn/gunicorn.ctl

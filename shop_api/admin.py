@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from api_common.auth import admin_required
 from api_common.context import messaging, unit_of_work
 from api_common.errors import error_response
-from inventory_core.service_layer import backorders, dead_letters, shop_service
+from inventory_core.service_layer import backorders, dead_letters, parked_events, shop_service
 from shop_api import schemas
 
 blp = Blueprint("admin", __name__, url_prefix="/admin",
@@ -96,3 +96,35 @@ def redrive_all(body: dict | None = None):
     redriven = dead_letters.redrive_all(unit_of_work(), messaging(),
                                         (body or {}).get("source_queue"))
     return {"redriven": len(redriven), "dead_letters": redriven}
+
+
+@blp.get("/outbox/parked")
+@blp.arguments(schemas.ParkedQuery, location="query")
+@blp.response(200, schemas.OutboxRow(many=True))
+@blp.doc(security=BEARER)
+@admin_required
+def list_parked_events(query: dict):
+    """Events the outbox relays gave up on (OUTBOX_MAX_ATTEMPTS), oldest first, with their last
+    error."""
+    return parked_events.list_parked(unit_of_work(), query["limit"])
+
+
+@blp.post("/outbox/<id:outbox_id>/republish")
+@blp.response(200, schemas.OutboxRow)
+@blp.alt_response(404, description="No such outbox row")
+@blp.alt_response(409, description="Not parked (published, or still with the sweep)")
+@blp.doc(security=BEARER)
+@admin_required
+def republish_event(outbox_id: int):
+    """Publish a parked event now, with a fresh set of attempts (if it fails again, the sweep
+    retries it)."""
+    return parked_events.republish(unit_of_work(), messaging(), outbox_id)
+
+
+@blp.post("/outbox/republish")
+@blp.response(200, schemas.RepublishResult)
+@blp.doc(security=BEARER)
+@admin_required
+def republish_all_events():
+    """Publish every parked event now."""
+    return parked_events.republish_all(unit_of_work(), messaging())

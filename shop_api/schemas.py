@@ -199,3 +199,31 @@ class RedriveAllRequest(Schema):
 class RedriveResult(Schema):
     redriven = fields.Integer()
     dead_letters = fields.Nested(DeadLetter, many=True)
+
+
+class OutboxRow(Schema):
+    """An outbox row for operators: what it is and why it failed (its body is not shown)."""
+    outbox_id = fields.Integer()
+    event_id = fields.String()
+    event_type = fields.String()
+    destination = fields.String(metadata={"description": "topic key, or queue:<key>"})
+    attempts = fields.Integer(metadata={"description": "publishing attempts since it was written "
+                                                       "or last re-published"})
+    last_error = fields.String(allow_none=True)
+    created_at = fields.String()
+    next_attempt_at = fields.String(allow_none=True)
+    parked_at = fields.String(allow_none=True,
+                              metadata={"description": "set when the relays gave up on it"})
+    published_at = fields.String(allow_none=True)
+
+
+class ParkedQuery(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class RepublishResult(Schema):
+    republished = fields.Integer(metadata={"description": "parked rows given a fresh set of "
+                                                          "attempts"})
+    published = fields.Integer(metadata={"description": "of those, published at once (the rest "
+                                                        "are back with the sweep)"})
+    outbox = fields.Nested(OutboxRow, many=True)

@@ -1,4 +1,10 @@
-"""The module-level app object: Zappa's `app_function` and gunicorn's `shop_api.wsgi:app`."""
+"""The module-level app object: Zappa's `app_function` and gunicorn's `shop_api.wsgi:app`.
+
+The process's log lines are set up here (JSON on Lambda, LOG_FORMAT otherwise), not in
+create_app, which tests call many times."""
+from inventory_core import logs
+from inventory_core.config import Settings
 from shop_api import create_app
 
+logs.configure_from("shop", Settings.from_env())
 app = create_app()

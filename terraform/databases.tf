@@ -34,6 +34,14 @@ resource "aws_db_parameter_group" "mysql" {
     value = "UTC"
   }
 
+  # A Lambda container that is retired without closing its connection leaves it open on the
+  # server until wait_timeout (MySQL's default: 8 hours), and such connections count against
+  # max_connections (docs/capacity.md). 5 minutes; the functions' pools recycle theirs at 280 s.
+  parameter {
+    name  = "wait_timeout"
+    value = "300"
+  }
+
   lifecycle {
     create_before_destroy = true
   }

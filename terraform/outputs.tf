@@ -144,8 +144,9 @@ locals {
 
   # AWS_REGION is left out on purpose: Lambda reserves it and sets it on every function.
   common_environment = {
-    NAME_PREFIX    = local.name_prefix
-    AWS_ACCOUNT_ID = local.account_id
+    NAME_PREFIX       = local.name_prefix
+    AWS_ACCOUNT_ID    = local.account_id
+    METRICS_NAMESPACE = local.metrics_namespace # metric_alarms.tf alarms on this namespace
   }
   # Who is mailed (ses.tf): only the variables that are set; the rest keep the database's values.
   recipient_environment = merge(

@@ -247,3 +247,20 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "lead_time_alarm_factories" {
+  description = "Factory names (the factories table's `name`) whose replenishment lead time is alarmed on (metric ReplenishmentLeadTime, dimension Factory)."
+  type        = list(string)
+  default     = ["Factory1", "Factory2"]
+}
+
+variable "lead_time_alarm_seconds" {
+  description = "Alarm when a replenishment takes longer than this from request to restock."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.lead_time_alarm_seconds > 0
+    error_message = "lead_time_alarm_seconds must be positive."
+  }
+}

@@ -23,6 +23,8 @@ from sqlalchemy import CursorResult, Engine, UpdateBase, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from inventory_core import config
+
 _engines: dict[tuple[str, str | None], Engine] = {}
 _lock = threading.Lock()
 CREDENTIALS_TTL = 300.0  # seconds a fetched secret is used for new connections
@@ -110,9 +112,12 @@ def make_engine(url: str, secret_arn: str | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
+    pool = config.pool_limits()  # one connection per Lambda container, more for local threads
     engine = create_engine(
         url,
-        pool_size=5, max_overflow=10, pool_pre_ping=True, pool_recycle=280,
+        pool_size=pool.size, max_overflow=pool.overflow, pool_timeout=pool.timeout,
+        # RDS's wait_timeout is 300 s (terraform/databases.tf): recycle before it closes them.
+        pool_pre_ping=True, pool_recycle=280,
         # READ COMMITTED: a transaction that found too little stock re-reads the latest committed
         # rows (an open replenishment order, a restock) instead of its first snapshot.
         isolation_level="READ COMMITTED",

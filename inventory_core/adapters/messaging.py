@@ -5,9 +5,11 @@ work. `AWS_ENDPOINT_URL` (read into Settings) points every client at moto's serv
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
@@ -33,11 +35,43 @@ if TYPE_CHECKING:  # the stubs (requirements/dev.txt) are not in the Lambda pack
     )
     from types_boto3_sts import STSClient
 
-# Publishing happens on the request path right after commit: fail fast and leave the rest to the
-# outbox sweep rather than keep a buyer waiting on a slow broker.
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    """How long one call of a boto3 client may take: its connect and read timeouts and how many
+    attempts botocore makes (the first and its retries)."""
+
+    connect_timeout: float
+    read_timeout: float
+    attempts: int
+
+    def config(self, read_timeout: float | None = None) -> Config:
+        return Config(connect_timeout=self.connect_timeout,
+                      read_timeout=self.read_timeout if read_timeout is None else read_timeout,
+                      retries={"total_max_attempts": self.attempts, "mode": "standard"})
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """The longest one call can take: every attempt timing out (connect, then read), plus
+        botocore's standard-mode backoff before retry i (at most 2**i s, throttling's scale)."""
+        return ((self.connect_timeout + self.read_timeout) * self.attempts
+                + (2 ** self.attempts - 2))
+
+
+# Consumers and the admin routes: fail reasonably fast, retry twice.
 READ_TIMEOUT_SECONDS = 5
-FAST = Config(connect_timeout=2, read_timeout=READ_TIMEOUT_SECONDS,
-              retries={"max_attempts": 2, "mode": "standard"})
+STANDARD = ClientProfile(connect_timeout=2, read_timeout=READ_TIMEOUT_SECONDS, attempts=3)
+# The outbox sweep: it starts a publish only while this worst case (3 s) still fits in its time
+# budget (consumers.outbox_sweep), so shorter calls leave it more of the budget to publish in.
+# No retry within a call: the next sweep is the retry, with backoff (outbox.RetryPolicy).
+SWEEP = ClientProfile(connect_timeout=1, read_timeout=2, attempts=1)
+# Publishing right after a request's commit: the buyer is waiting, and the sale is already
+# committed. One attempt, short timeouts; the outbox relay gives it about a second in all
+# (REQUEST_PATH_BUDGET_SECONDS) and the sweep sends whatever did not make it. An SNS Publish is
+# a few tens of milliseconds when SNS is well.
+REQUEST_PATH = ClientProfile(connect_timeout=0.2, read_timeout=0.4, attempts=1)
+REQUEST_PATH_BUDGET_SECONDS = 1.0
 
 
 # SES answers that no retry changes (SES API v1 SendEmail): the address or content is refused, the
@@ -63,36 +97,56 @@ class MailThrottled(Exception):
 
 
 class Messaging:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, profile: ClientProfile = STANDARD):
         self.settings = settings
+        self.profile = profile
         self._lock = threading.Lock()  # a boto3 Session may not create clients concurrently
         # One session for every client: they share botocore's loaded service models, which makes
         # each client after the first several times cheaper (a Lambda cold start pays for them).
         self._session = boto3.session.Session()
-        self._clients: dict[tuple[str, int], Any] = {}
+        self._clients: dict[tuple[str, float | None], Any] = {}
         self._queue_urls: dict[str, str] = {}
+        self._warm = False
 
     @overload
-    def client(self, service: Literal["sqs"], read_timeout: int = ...) -> SQSClient: ...
+    def client(self, service: Literal["sqs"], read_timeout: float | None = ...) -> SQSClient: ...
     @overload
-    def client(self, service: Literal["sns"], read_timeout: int = ...) -> SNSClient: ...
+    def client(self, service: Literal["sns"], read_timeout: float | None = ...) -> SNSClient: ...
     @overload
-    def client(self, service: Literal["ses"], read_timeout: int = ...) -> SESClient: ...
+    def client(self, service: Literal["ses"], read_timeout: float | None = ...) -> SESClient: ...
     @overload
-    def client(self, service: Literal["sts"], read_timeout: int = ...) -> STSClient: ...
+    def client(self, service: Literal["sts"], read_timeout: float | None = ...) -> STSClient: ...
 
     def client(self, service: Literal["sqs", "sns", "ses", "sts"],
-               read_timeout: int = READ_TIMEOUT_SECONDS) -> Any:
-        """The client for `service`, made once per read timeout (a long poll needs a longer one)."""
+               read_timeout: float | None = None) -> Any:
+        """The client for `service` with this Messaging's profile, made once per read timeout
+        (a long poll needs a longer one than the profile's)."""
         key = (service, read_timeout)
         with self._lock:
             if key not in self._clients:
-                config = FAST if read_timeout == READ_TIMEOUT_SECONDS else FAST.merge(
-                    Config(read_timeout=read_timeout))
                 self._clients[key] = self._session.client(
                     service, region_name=self.settings.aws_region,
-                    endpoint_url=self.settings.aws_endpoint_url, config=config)
+                    endpoint_url=self.settings.aws_endpoint_url,
+                    config=self.profile.config(read_timeout))
             return self._clients[key]
+
+    def warm(self) -> None:
+        """Make, once, what a publish needs, before a relay starts its clock: the clients (CPU
+        only, but a cold process takes a while over it) and the account id of topic ARNs (set
+        on AWS; read from STS locally, within this profile's timeouts)."""
+        if self._warm:
+            return
+        self._warm = True
+        self.client("sns")
+        self.client("sqs")
+        with contextlib.suppress(Exception):  # if not, publish reads it, within its budget
+            _ = self.account_id
+
+    @property
+    def publish_timeout_seconds(self) -> float:
+        """How long one `publish` may take at worst (the outbox relay starts one only when that
+        much of its time budget is left)."""
+        return self.profile.worst_case_seconds
 
     @functools.cached_property
     def account_id(self) -> str:

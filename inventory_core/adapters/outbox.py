@@ -1,27 +1,81 @@
 """The transactional outbox: events are rows written with the change that caused them, and a
 relay publishes them after commit. Publishing happens outside any transaction, so a slow or
 failing broker never holds a database lock or fails a purchase; what fails stays unpublished
-and the periodic sweep sends it later. Delivery is at least once; consumers are idempotent."""
+and the periodic sweep sends it later. Delivery is at least once; consumers are idempotent.
+
+What keeps the outbox moving when some rows cannot be published (a deleted topic, a KMS or IAM
+mistake, a message SNS refuses):
+- each row is marked as soon as its publish returns, in a transaction of its own, so a relay
+  killed mid-way (a Lambda timeout) re-sends at most the row it was publishing;
+- a failed row waits before its next attempt (`next_attempt_at`, doubling), and after
+  `RetryPolicy.max_attempts` it is parked (`parked_at`) with its last error: no relay tries it
+  again until an operator re-publishes it (`republish`);
+- a relay is given a deadline and starts a publish only while the publisher's worst case still
+  fits before it; rows it claimed and did not reach are released at once;
+- a sweep stops trying a destination that failed three times in a row (`Breaker`), so rows for
+  a deleted topic cost it three calls, not one per row."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from inventory_core.adapters.models.common import OutboxMixin, utcnow
+from inventory_core.adapters.models.common import OutboxMixin, iso, utcnow
 from inventory_core.domain.events import Event
 
 log = logging.getLogger(__name__)
 CLAIM_SECONDS = 30
+MAX_BACKOFF_SECONDS = 900
 
 
 class Publisher(Protocol):
     def publish(self, destination: str, event_type: str, body: str, delay_seconds: int) -> None:
         """Send one message; raise on failure."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a row is tried and how long it waits in between (config OUTBOX_MAX_ATTEMPTS,
+    OUTBOX_BACKOFF_SECONDS)."""
+
+    max_attempts: int = 10
+    backoff_seconds: int = 5
+
+    def delay(self, attempts: int) -> int:
+        """Seconds to wait after the `attempts`-th failed attempt. The first failure waits for
+        nothing: it is usually the post-commit publish, and the next sweep should take it."""
+        if attempts <= 1 or self.backoff_seconds <= 0:
+            return 0
+        return min(self.backoff_seconds * 2 ** (attempts - 2), MAX_BACKOFF_SECONDS)
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+class Breaker:
+    """One sweep's view of its destinations: one that failed `threshold` times in a row (a
+    deleted topic fails every row) is not tried again in that sweep. Its other rows are left
+    as they are, unclaimed and not counted, for the next sweep; the rows behind them go out."""
+
+    def __init__(self, threshold: int = 3):
+        self.threshold = threshold
+        self._failures: dict[str, int] = {}
+
+    @property
+    def broken(self) -> set[str]:
+        return {d for d, n in self._failures.items() if n >= self.threshold}
+
+    def allows(self, destination: str) -> bool:
+        return self._failures.get(destination, 0) < self.threshold
+
+    def record(self, destination: str, published: bool) -> None:
+        self._failures[destination] = 0 if published else self._failures.get(destination, 0) + 1
 
 
 def add(session: Session, outbox_model: type[OutboxMixin], event: Event, destination: str,
@@ -36,37 +90,92 @@ def add(session: Session, outbox_model: type[OutboxMixin], event: Event, destina
 class RelayResult:
     published: int = 0
     failed: int = 0
+    parked: int = 0  # of the failed, those that used their last attempt
+    selected: int = 0  # rows this pass found (some may have been claimed by another relay)
+    claimed: int = 0
+    last_id: int = 0  # the highest outbox id this pass found (the sweep's cursor)
+    out_of_time: bool = False  # stopped at the deadline with claimed rows left (released)
+    skipped: int = 0  # claimed, then released untried: their destination's breaker is open
+    failed_ids: list[int] = field(default_factory=list)
 
 
 def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Publisher,
-          event_ids: list[str] | None = None, limit: int = 100) -> RelayResult:
-    """Publish unpublished outbox rows (only `event_ids` when given: the post-commit path)."""
+          event_ids: list[str] | None = None, limit: int = 100,
+          policy: RetryPolicy = DEFAULT_POLICY, deadline: float | None = None,
+          retries: bool = False, after_id: int = 0, due_by: datetime | None = None,
+          skip: Collection[int] = (), breaker: Breaker | None = None,
+          budget_seconds: float | None = None) -> RelayResult:
+    """Publish up to `limit` unpublished, unparked outbox rows, oldest first.
+
+    `event_ids`: only these (the post-commit path). Otherwise (the sweep) rows after `after_id`
+    that never failed, or with `retries`, rows that failed before and are due by `due_by` (now
+    by default), but not those in `skip` nor for a destination the `breaker` gave up on in this
+    sweep. `deadline` (time.monotonic()): start no publish that could end after it; or
+    `budget_seconds`: the same, counted from when the rows are claimed (the post-commit path:
+    the budget is for the broker, the database work is the request's own)."""
     result = RelayResult()
     if event_ids is not None and not event_ids:
         return result
-    published: list[int] = []
-    failed: dict[int, str] = {}
-    for row in _claim(sessions, outbox_model, event_ids, limit):
+    broken = breaker.broken if breaker is not None else set()
+    rows, result.selected, result.last_id = _claim(sessions, outbox_model, event_ids, limit,
+                                                   retries, after_id, due_by or utcnow(), skip,
+                                                   broken)
+    result.claimed = len(rows)
+    if budget_seconds is not None:
+        deadline = time.monotonic() + budget_seconds
+    worst_case = float(getattr(publisher, "publish_timeout_seconds", 0.0))
+    untried: list[int] = []
+    for index, row in enumerate(rows):
+        if deadline is not None and time.monotonic() + worst_case > deadline:
+            untried += [r.outbox_id for r in rows[index:]]
+            result.out_of_time = True
+            break
+        if breaker is not None and not breaker.allows(row.destination):
+            untried.append(row.outbox_id)
+            result.skipped += 1
+            continue
         try:
             publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
         except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
-            log.warning("outbox: publishing %s %s failed: %s", row.event_type, row.event_id, exc)
-            failed[row.outbox_id] = str(exc)[:500]
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            parked = _mark_failed(sessions, outbox_model, row, error, policy)
+            log.warning("outbox: publishing %s %s failed (attempt %d%s): %s", row.event_type,
+                        row.event_id, row.attempts, ", parked" if parked else "", error)
+            result.failed += 1
+            result.parked += parked
+            result.failed_ids.append(row.outbox_id)
+            if breaker is not None:
+                breaker.record(row.destination, published=False)
         else:
-            published.append(row.outbox_id)
-    _mark(sessions, outbox_model, published, failed)
-    result.published, result.failed = len(published), len(failed)
+            _mark_published(sessions, outbox_model, row.outbox_id)
+            result.published += 1
+            if breaker is not None:
+                breaker.record(row.destination, published=True)
+    if untried:
+        _release(sessions, outbox_model, untried)
     return result
 
 
-def _claim(sessions, model, event_ids, limit):
+def _claim(sessions, model, event_ids, limit, retries, after_id, due_by, skip, broken):
+    """Lease up to `limit` rows to this relay; each claim counts as an attempt. The rows won, how
+    many were found, and the highest id found."""
     now = utcnow()
     with sessions.begin() as session:
-        query = (select(model).where(model.published_at.is_(None))
+        query = (select(model).where(model.published_at.is_(None), model.parked_at.is_(None))
                  .where(or_(model.claimed_until.is_(None), model.claimed_until < now))
                  .order_by(model.outbox_id).limit(limit))
+        if broken:
+            query = query.where(model.destination.not_in(sorted(broken)))
         if event_ids is not None:
             query = query.where(model.event_id.in_(event_ids))
+        elif retries:
+            query = query.where(model.outbox_id > after_id, model.last_error.is_not(None),
+                                or_(model.next_attempt_at.is_(None),
+                                    model.next_attempt_at <= due_by))
+            if skip:
+                query = query.where(model.outbox_id.not_in(list(skip)))
+        else:
+            query = query.where(model.outbox_id > after_id, model.last_error.is_(None))
         rows = session.scalars(query).all()
         claimed = []
         for row in rows:
@@ -74,29 +183,88 @@ def _claim(sessions, model, event_ids, limit):
             won = session.execute(
                 update(model).where(model.outbox_id == row.outbox_id)
                 .where(or_(model.claimed_until.is_(None), model.claimed_until < now))
-                .where(model.published_at.is_(None))
+                .where(model.published_at.is_(None), model.parked_at.is_(None))
                 .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
-                        attempts=model.attempts + 1)).rowcount
+                        attempts=model.attempts + 1)
+                .execution_options(synchronize_session=False)).rowcount
             if won:
+                row.attempts += 1  # as now stored (the update left the loaded object alone)
                 claimed.append(row)
         session.expunge_all()
-    return claimed
+    return claimed, len(rows), max((row.outbox_id for row in rows), default=after_id)
 
 
-def _mark(sessions, model, published: list[int], failed: dict[int, str]) -> None:
-    """One transaction: the published rows done, the failed ones released for the sweep. (A crash
-    before this leaves them claimed; the lease runs out and the sweep sends them again.)"""
-    if not published and not failed:
-        return
+def _mark_published(sessions, model, outbox_id: int) -> None:
     with sessions.begin() as session:
-        if published:
-            session.execute(update(model).where(model.outbox_id.in_(published))
-                            .values(published_at=utcnow(), last_error=None))
-        for outbox_id, error in failed.items():
-            session.execute(update(model).where(model.outbox_id == outbox_id)
-                            .values(claimed_until=None, last_error=error))
+        session.execute(update(model).where(model.outbox_id == outbox_id)
+                        .values(published_at=utcnow(), claimed_until=None, last_error=None,
+                                next_attempt_at=None))
 
+
+def _mark_failed(sessions, model, row, error: str, policy: RetryPolicy) -> bool:
+    """Release the row with its error and when to try again, or park it. Whether it parked."""
+    now = utcnow()
+    parked = row.attempts >= policy.max_attempts
+    with sessions.begin() as session:
+        session.execute(update(model).where(model.outbox_id == row.outbox_id)
+                        .where(model.published_at.is_(None))
+                        .values(claimed_until=None, last_error=error,
+                                next_attempt_at=now + timedelta(seconds=policy.delay(row.attempts)),
+                                parked_at=now if parked else None))
+    return parked
+
+
+def _release(sessions, model, outbox_ids: list[int]) -> None:
+    """Give back rows claimed and never tried (out of time): that was no attempt."""
+    with sessions.begin() as session:
+        session.execute(update(model).where(model.outbox_id.in_(outbox_ids))
+                        .where(model.published_at.is_(None))
+                        .values(claimed_until=None, attempts=model.attempts - 1))
+
+
+# --- what operators see and do ------------------------------------------------------------------
 
 def pending_count(session: Session, outbox_model: type[OutboxMixin]) -> int:
+    """Rows still to be published by a relay (parked rows are not: they wait for an operator)."""
     return session.scalar(select(func.count()).select_from(outbox_model)
-                          .where(outbox_model.published_at.is_(None))) or 0
+                          .where(outbox_model.published_at.is_(None),
+                                 outbox_model.parked_at.is_(None))) or 0
+
+
+def parked_count(session: Session, outbox_model: type[OutboxMixin]) -> int:
+    return session.scalar(select(func.count()).select_from(outbox_model)
+                          .where(outbox_model.published_at.is_(None),
+                                 outbox_model.parked_at.is_not(None))) or 0
+
+
+def row_as_dict(row: OutboxMixin) -> dict:
+    """An outbox row for operators: what it is and why it failed, not its body."""
+    return {"outbox_id": row.outbox_id, "event_id": row.event_id, "event_type": row.event_type,
+            "destination": row.destination, "attempts": row.attempts,
+            "last_error": row.last_error, "created_at": iso(row.created_at),
+            "next_attempt_at": iso(row.next_attempt_at), "parked_at": iso(row.parked_at),
+            "published_at": iso(row.published_at)}
+
+
+def parked_rows(session: Session, outbox_model: type[OutboxMixin], limit: int = 100) -> list[dict]:
+    """Parked rows, oldest first."""
+    return [row_as_dict(row) for row in session.scalars(
+        select(outbox_model).where(outbox_model.published_at.is_(None),
+                                   outbox_model.parked_at.is_not(None))
+        .order_by(outbox_model.outbox_id).limit(limit))]
+
+
+def unpark(session: Session, outbox_model: type[OutboxMixin],
+           outbox_ids: Iterable[int] | None = None) -> list[int]:
+    """Give parked rows (these, or all) a fresh set of attempts, due at once. Their ids."""
+    query = select(outbox_model.outbox_id).where(outbox_model.published_at.is_(None),
+                                                 outbox_model.parked_at.is_not(None))
+    if outbox_ids is not None:
+        query = query.where(outbox_model.outbox_id.in_(list(outbox_ids)))
+    ids = list(session.scalars(query.order_by(outbox_model.outbox_id)))
+    if ids:
+        session.execute(update(outbox_model).where(outbox_model.outbox_id.in_(ids))
+                        .where(outbox_model.parked_at.is_not(None))
+                        .values(parked_at=None, attempts=0, next_attempt_at=None,
+                                claimed_until=None))
+    return ids

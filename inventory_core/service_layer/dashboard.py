@@ -1,8 +1,9 @@
 """The operations dashboard's read model: the shop's state at a glance, as plain dicts.
 
 One short read transaction. Only signed-in operators see it (shop_api.dashboard), and still
-nothing secret is in it (no tokens, no URLs, no message bodies: a dead letter shows its type,
-queue and failure reason, not its payload; e-mail addresses half-masked, buyers' names absent)."""
+nothing secret is in it (no tokens, no URLs, no message bodies: a dead letter or a parked
+outbox event shows its type, queue or topic and failure reason, not its payload; e-mail
+addresses half-masked, buyers' names absent)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,7 +20,7 @@ from inventory_core.adapters.models.shop import (
     ShopOutbox,
     StockLedgerEntry,
 )
-from inventory_core.adapters.outbox import pending_count
+from inventory_core.adapters.outbox import parked_count, parked_rows, pending_count
 from inventory_core.service_layer.backorders import waiting_by_item
 from inventory_core.service_layer.dead_letters import failure_reason
 from inventory_core.service_layer.shop_service import item_as_dict
@@ -28,6 +29,7 @@ from inventory_core.service_layer.unit_of_work import UnitOfWork
 LEDGER_ROWS = 12
 DEAD_LETTER_ROWS = 20
 EMAIL_ROWS = 15
+PARKED_ROWS = 20
 
 
 def _age(now: datetime, since: datetime | None) -> int | None:
@@ -108,6 +110,8 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None) -> dict:
         dead_count = session.scalar(select(func.count()).select_from(DeadLetter)
                                     .where(DeadLetter.status == "dead")) or 0
         outbox_pending = pending_count(session, ShopOutbox)
+        outbox_parked = parked_count(session, ShopOutbox)
+        parked = parked_rows(session, ShopOutbox, PARKED_ROWS)
     return {
         "generated_at": now.isoformat(timespec="seconds"),
         "summary": {"items": len(items), "out_of_stock": sum(i["level"] == "out" for i in items),
@@ -115,7 +119,7 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None) -> dict:
                     "backorders_waiting": sum(w["waiting"] for w in waiting.values()),
                     "dead_letters": dead_count, "emails_sent": email_counts.get("sent", 0),
                     "emails_pending": sum(n for s, n in email_counts.items() if s != "sent"),
-                    "outbox_pending": outbox_pending},
+                    "outbox_pending": outbox_pending, "outbox_parked": outbox_parked},
         "items": items, "replenishments": replenishments, "ads_paused": paused,
-        "ledger": ledger, "dead_letters": dead_letters, "emails": emails,
+        "ledger": ledger, "dead_letters": dead_letters, "emails": emails, "parked_events": parked,
     }

@@ -15,6 +15,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from inventory_core.adapters import metrics
 from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import DeadLetter
 from inventory_core.domain.errors import Conflict, NotFound
@@ -119,6 +120,8 @@ def record_dead_letter(uow: UnitOfWork, dlq: str, message_id: str, body: str,
                     DeadLetter.dlq == dlq, DeadLetter.message_id == message_id)).one()
             else:
                 uow.commit()
+                # Counted once per message (not per redelivery of it): the alarm's metric.
+                metrics.emit("DeadLettersRecorded", queue=source_queue)
                 return Recorded(row.dead_letter_id, True)
         existing.last_seen = utcnow()
         existing.receive_count = max(existing.receive_count, receive_count)

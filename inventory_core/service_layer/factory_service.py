@@ -7,6 +7,7 @@ longer lead time is re-delayed when the message arrives early); completing it pu
 `production.completed` through the factory's outbox, in the same transaction."""
 from __future__ import annotations
 
+import logging
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from inventory_core.domain.stock import InvalidQuantity, check_quantity  # noqa:
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 from inventory_core.topology import SQS_MAX_DELAY_SECONDS
 
+log = logging.getLogger(__name__)
 # A due message may be handed over a moment before due_at (clock granularity); completing it then
 # is better than sending another message for less than a second.
 DUE_TOLERANCE_SECONDS = 1.0
@@ -114,6 +116,9 @@ def accept_production_order(uow: UnitOfWork, replenishment_order_id: int, factor
         uow.emit(_due_event(order), delay_seconds=min(lead, SQS_MAX_DELAY_SECONDS))
         result = production_order_as_dict(order)
         uow.commit()
+    log.info("production order #%d accepted for replenishment order #%d: %d x %s at %s, due in "
+             "%d s", result["production_order_id"], replenishment_order_id, quantity, item_name,
+             factory.name, lead)
     return result, True
 
 

@@ -49,7 +49,7 @@ CONSUMER = "notify"
 EVENT_TYPES = ("stock.depleted", "stock.restocked", "replenishment.requested",
                "backorder.filled", "backorder.cancelled")
 # A `sending` row whose sender vanished (a crash, a Lambda timeout) can be claimed again after
-# this; longer than one SES call with its retries (see messaging.FAST).
+# this; longer than one SES call with its retries (see messaging.STANDARD).
 CLAIM_SECONDS = 30
 
 
@@ -308,4 +308,6 @@ def handle_event(uow: UnitOfWork, mailer: Mailer, sender: str, event: Event) -> 
         log.info("%s %s was recorded before; sending only what is still unsent",
                  event.type, event.event_id)
     sent = send_pending(uow, mailer, sender, event.event_id)
+    log.info("%s for item %s: ad %s, %d e-mail(s) sent", event.type,
+             event.payload.get("item_id"), ad_change or "unchanged", sent)
     return NotifyResult(recorded, ad_change, sent)

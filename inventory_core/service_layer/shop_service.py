@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
-from inventory_core.adapters import idempotency_keys
+from inventory_core.adapters import idempotency_keys, metrics
 from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import iso, utcnow
@@ -36,6 +37,8 @@ from inventory_core.domain.stock import (
 )
 from inventory_core.service_layer import backorders, forecasting
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
+
+log = logging.getLogger(__name__)
 
 
 class ItemNotFound(NotFound):
@@ -137,6 +140,7 @@ def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
     with uow:
         result = _sell(uow, item_key, quantity, requester, backorder)
         uow.commit()
+    _report_sale(result)
     return result
 
 
@@ -156,11 +160,38 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
             if first.request_hash != request.fingerprint:
                 raise KeyReused("this Idempotency-Key was used for a different request")
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
-        status, body = answer(_sell(uow, item_key, quantity, requester, backorder))
+        result = _sell(uow, item_key, quantity, requester, backorder)
+        status, body = answer(result)
         idempotency_keys.record_answer(uow.session, request.key, status,
                                        json.dumps(body, ensure_ascii=False))
         uow.commit()
+    _report_sale(result)
     return Answer(status, body)
+
+
+def _report_sale(result: PurchaseResult) -> None:
+    """One log line per committed purchase, in the flow's correlation id (inventory_core.logs),
+    and its metrics per item: Purchases and UnitsSold, or Shortages."""
+    if result.completed:
+        metrics.emit("Purchases", item=result.item_name)
+        metrics.emit("UnitsSold", result.quantity, item=result.item_name)
+    elif result.backorder is not None:
+        metrics.emit("Backorders", item=result.item_name)
+    else:
+        metrics.emit("Shortages", item=result.item_name)
+    order = result.replenishment
+    reorder = (f"; replenishment order #{order['replenishment_order_id']} "
+               f"({order['quantity']} units, {order['status']})" if order else "")
+    if result.completed:
+        log.info("purchase #%d: sold %d x %s, %d left%s", result.purchase_id, result.quantity,
+                 result.item_name, result.remaining, reorder)
+    elif result.backorder is not None:
+        log.info("purchase #%d backordered: %d x %s wanted, %d in stock, backorder #%d%s",
+                 result.purchase_id, result.quantity, result.item_name, result.remaining,
+                 result.backorder["backorder_id"], reorder)
+    else:
+        log.info("purchase #%d short: %d x %s wanted, %d in stock%s", result.purchase_id,
+                 result.quantity, result.item_name, result.remaining, reorder)
 
 
 def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
@@ -295,15 +326,23 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         _ledger(session, item_id, quantity, item.quantity, "restock", f"event:{event_id}")
         order = (session.get(ReplenishmentOrder, replenishment_order_id)
                  if replenishment_order_id else None)
+        lead_time = None
         if order is not None and replenishment.is_open(order.status):
             order.status = replenishment.next_status(order.status, Action.RECEIVE,
                                                      order.replenishment_order_id)
             order.open_item_id = None
             order.fulfilled_at = utcnow()
             order.received_quantity = quantity
+            lead_time = (item.factory.name,
+                         (order.fulfilled_at - order.created_at).total_seconds())
         _fill_backorders(uow, item, before)
         result = ReceiveResult(True, item_id, item.quantity)
         uow.commit()
+    log.info("restocked item %d: +%d -> %d (replenishment order #%s, event %s)", item_id,
+             quantity, result.quantity, replenishment_order_id, event_id)
+    if lead_time is not None:  # requested -> fulfilled, per factory
+        metrics.emit("ReplenishmentLeadTime", round(lead_time[1], 3), unit="Seconds",
+                     factory=lead_time[0])
     return result
 
 
@@ -363,6 +402,8 @@ def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
             .execution_options(synchronize_session=False)) == 1
         if accepted:
             uow.commit()
+            log.info("replenishment order #%d accepted by the factory: production order %s",
+                     replenishment_order_id, factory_reference)
             return True
         return uow.session.get(ReplenishmentOrder, replenishment_order_id) is not None
 

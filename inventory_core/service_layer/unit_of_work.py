@@ -4,6 +4,7 @@ Events emitted inside go to the outbox in the same transaction; after a successf
 are handed to the publisher at once (when one is set), and the outbox sweep covers any failure."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -13,6 +14,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from inventory_core import correlation
 from inventory_core.adapters import outbox
 from inventory_core.adapters.models.common import OutboxMixin
 from inventory_core.domain.events import Event
@@ -30,10 +32,16 @@ class UnitOfWork:
     session: Session  # the transaction's session, from __enter__ on
 
     def __init__(self, sessions: sessionmaker, outbox_model: type[OutboxMixin],
-                 publisher: outbox.Publisher | None = None):
+                 publisher: outbox.Publisher | None = None,
+                 policy: outbox.RetryPolicy = outbox.DEFAULT_POLICY,
+                 publish_budget_seconds: float | None = None):
         self.sessions = sessions
         self.outbox_model = outbox_model
         self.publisher = publisher
+        self.policy = policy
+        # The post-commit publish's time budget (a request path: a buyer is waiting); what does
+        # not fit waits for the sweep. None: no limit beyond the publisher's own timeouts.
+        self.publish_budget_seconds = publish_budget_seconds
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.sessions()
@@ -45,7 +53,10 @@ class UnitOfWork:
         self.session.close()
 
     def emit(self, event: Event, delay_seconds: int = 0) -> None:
-        """Write `event` to the outbox, bound where the topology sends its type."""
+        """Write `event` to the outbox, bound where the topology sends its type. An event made
+        without a correlation id joins the flow being handled (inventory_core.correlation)."""
+        if event.correlation_id is None and correlation.current():
+            event = dataclasses.replace(event, correlation_id=correlation.current())
         outbox.add(self.session, self.outbox_model, event, TOPOLOGY.event_types[event.type],
                    delay_seconds)
         self._event_ids.append(event.event_id)
@@ -55,7 +66,13 @@ class UnitOfWork:
         event_ids, self._event_ids = self._event_ids, []
         if self.publisher is not None and event_ids:
             try:
-                outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids)
+                if self.publish_budget_seconds is not None:
+                    # Clients are made before the clock starts: the budget is for the broker.
+                    warm = getattr(self.publisher, "warm", None)
+                    if warm is not None:
+                        warm()
+                outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids,
+                             policy=self.policy, budget_seconds=self.publish_budget_seconds)
             except Exception:  # the change is committed; never report it failed
                 # An error here (the database busy while claiming or marking rows) must not reach
                 # the caller: it would answer "failed" for a committed sale, and a retry would

@@ -64,7 +64,8 @@
   function renderSummary(s) {
     var classes = { out_of_stock: s.out_of_stock ? "bad" : "", ads_paused: s.ads_paused ? "warn" : "",
                     backorders_waiting: s.backorders_waiting ? "warn" : "",
-                    dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "" };
+                    dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "",
+                    outbox_parked: s.outbox_parked ? "bad" : "" };
     document.querySelectorAll("#summary [data-k]").forEach(function (b) {
       var key = b.getAttribute("data-k");
       b.textContent = s[key];
@@ -131,6 +132,12 @@
       return el("tr", { "data-dead-letter": d.dead_letter_id }, td(d.dead_letter_id), td(d.source_queue, "queue"),
         td(d.event_type, "opt"), td(d.failure_reason, "reason"), td(d.receive_count, "num opt"), el("td", null, action));
     }), "No dead letters.", 6);
+    fill("parked", state.parked_events.map(function (p) {
+      return el("tr", { "data-outbox": p.outbox_id }, td(p.outbox_id), td(p.event_type), td(p.destination, "opt"),
+        td(p.last_error, "reason"), td(p.attempts, "num opt"),
+        el("td", null, actionButton("Re-publish", "/admin/outbox/" + encodeURIComponent(p.outbox_id) + "/republish",
+                                    "Event " + p.outbox_id + " was re-published.")));
+    }), "No parked events.", 6);
     fill("ledger", state.ledger.map(function (e) {
       return el("tr", null, td(time(e.created_at)), td(e.item_name),
         td((e.delta > 0 ? "+" : "") + e.delta, "num " + (e.delta < 0 ? "neg" : "pos")),
@@ -164,7 +171,7 @@
 
   function signedOut() { window.location.assign(SIGN_IN_URL); }
 
-  // The one helper every operator button goes through (redrive today; cancel, re-publish...).
+  // The one helper every operator button goes through (redrive, re-publish; cancel...).
   var note = document.getElementById("action-note");
   function operatorAction(button) {
     var url = button.getAttribute("data-action");

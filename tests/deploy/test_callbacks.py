@@ -67,6 +67,14 @@ def _mappings(client, function_name: str) -> dict[str, tuple[str, list]]:
             ["EventSourceMappings"]}
 
 
+def _caps(client, function_name: str) -> dict[str, int | None]:
+    """{queue name: ScalingConfig.MaximumConcurrency} of the function's mappings."""
+    arn = client.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
+    return {m["EventSourceArn"].rsplit(":", 1)[-1]:
+            (m.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            for m in client.list_event_source_mappings(FunctionName=arn)["EventSourceMappings"]}
+
+
 @mock_aws
 @pytest.mark.parametrize("stage", ["consumers_dev", "factory_prod"])
 def test_mappings_go_live_only_with_partial_batch_responses(stage, monkeypatch, capsys):
@@ -84,6 +92,10 @@ def test_mappings_go_live_only_with_partial_batch_responses(stage, monkeypatch, 
 
     live = {name: ("Enabled", ["ReportBatchItemFailures"]) for name in expected}
     assert _mappings(client, cli.lambda_name) == live
+    # ... and capped as the connection budget says (deploy/capacity.py), in the same update.
+    caps = {arn.rsplit(":", 1)[-1]: n
+            for arn, n in stage_config(stage)["sqs_maximum_concurrency"].items()}
+    assert _caps(client, cli.lambda_name) == caps and set(caps) == expected
     out = capsys.readouterr().out
     assert out.count("ReportBatchItemFailures on, enabled") == len(expected)
     assert ("no factory API URL" in out) is stage.startswith("consumers")

@@ -38,3 +38,17 @@ def test_every_queue_and_dlq_gets_a_poller_except_a_missing_consumer(moto_endpoi
     assert names == expected  # the broken one is skipped, its DLQ is still drained
     assert f"SKIPPED queue {first.key}" in caplog.text
     assert "module consumers.not_written_yet does not exist" in caplog.text
+
+
+def test_local_pollers_batch_with_the_topologys_windows(moto_endpoint):
+    """The local stack waits exactly as long as Lambda will (deploy.settings writes the same
+    values into the event source mappings)."""
+    settings = Settings(aws_endpoint_url=moto_endpoint, name_prefix=f"t{uuid.uuid4().hex[:10]}")
+    ensure_topology(settings, visibility_timeout=5)
+    pollers = {p.name: p for p in build_pollers(Messaging(settings), TOPOLOGY, wait_seconds=0)}
+    for queue in TOPOLOGY.queues:
+        assert (pollers[queue.key].batch_size, pollers[queue.key].batch_window) == \
+            (queue.batch_size, queue.batch_window)
+        dead = pollers[f"{queue.key}-dlq"]
+        assert (dead.batch_size, dead.batch_window) == \
+            (TOPOLOGY.dead_letter_batch_size, TOPOLOGY.dead_letter_batch_window)

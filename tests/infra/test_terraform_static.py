@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import shutil
 import subprocess
@@ -338,13 +339,41 @@ def test_topics_are_encrypted_and_subscriptions_are_raw(terraform_hcl):
             assert body["raw_message_delivery"] is True, name
 
 
-def test_every_dlq_has_a_depth_alarm(terraform_hcl):
-    (alarm,) = [body for _, _, _, body
-                in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")]
+def _alarms(terraform_hcl) -> dict[str, dict]:
+    return {name: body for _, _, name, body
+            in blocks(terraform_hcl, "resource", "aws_cloudwatch_metric_alarm")}
+
+
+def test_every_dlq_alarms_on_any_message_that_reaches_it(terraform_hcl):
+    """The dead-letter consumer empties each DLQ within seconds, so its depth alone, sampled each
+    minute, would rarely see a message; NumberOfMessagesSent misses what the redrive policy moves.
+    The alarm adds what the DLQ's consumer received (every arrival) to what stands in it (a
+    consumer that is not running)."""
+    alarm = _alarms(terraform_hcl)["dlq_not_empty"]
     assert alarm["for_each"] == "${local.queues}"
-    assert alarm["metric_name"] == "ApproximateNumberOfMessagesVisible"
-    assert alarm["namespace"] == "AWS/SQS"
-    assert alarm["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq[each.key].name}"}
+    assert "metric_name" not in alarm and "namespace" not in alarm  # metric math
+    queries = {q["id"]: q for q in alarm["metric_query"]}
+    (returned,) = [q for q in queries.values() if q.get("return_data")]
+    assert returned["expression"] == "FILL(received, 0) + FILL(standing, 0)"
+    received, standing = queries["received"]["metric"][0], queries["standing"]["metric"][0]
+    assert (received["metric_name"], received["stat"]) == ("NumberOfMessagesReceived", "Sum")
+    assert (standing["metric_name"], standing["stat"]) == ("ApproximateNumberOfMessagesVisible",
+                                                          "Maximum")
+    for metric in (received, standing):
+        assert metric["namespace"] == "AWS/SQS" and metric["period"] == 60
+        assert metric["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq[each.key].name}"}
+    assert "NumberOfMessagesSent" not in json.dumps(alarm)
+    assert alarm["comparison_operator"] == "GreaterThanThreshold" and alarm["threshold"] == 0
+    assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+
+
+def test_parked_outbox_rows_alarm_in_both_services(terraform_hcl):
+    alarm = _alarms(terraform_hcl)["outbox_parked"]
+    assert alarm["for_each"] == '${toset(["shop", "factory"])}'
+    # The metric the sweeps write (consumers/outbox_sweep.py: report), in the stack's namespace.
+    assert alarm["metric_name"] == "OutboxParkedRows"
+    assert alarm["namespace"] == "${local.metrics_namespace}"
+    assert alarm["dimensions"] == {"Service": "${each.key}"}
     assert alarm["comparison_operator"] == "GreaterThanThreshold" and alarm["threshold"] == 0
     assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
 

@@ -9,8 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from consumers.outbox_sweep import sweep
 from inventory_core.adapters.db import session_factory
-from inventory_core.adapters.messaging import Messaging
+from inventory_core.adapters.messaging import SWEEP, Messaging
 from inventory_core.adapters.models.factory import FactoryOutbox
+from inventory_core.adapters.models.shop import ShopOutbox
+from inventory_core.adapters.outbox import RetryPolicy
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 from tests.integration.conftest import wait_for
 from tests.reliability.checks import add_items, all_fulfilled, assert_exactly_once, pending
@@ -63,11 +65,17 @@ def test_a_failing_broker_loses_nothing_and_duplicates_nothing(stack, monkeypatc
     assert sum("생산요청" in a for a in answers) > len(items)  # shortages: a burst of them
 
     stack.start("order", "production", "delivery")
-    factory_uow = UnitOfWork(session_factory(stack.settings.factory_database_url), FactoryOutbox)
+    # A row may fail several sweeps in a row: a short backoff keeps the test short.
+    policy = RetryPolicy(max_attempts=50, backoff_seconds=1)
+    shop_uow = UnitOfWork(session_factory(stack.settings.shop_database_url), ShopOutbox,
+                          policy=policy)
+    factory_uow = UnitOfWork(session_factory(stack.settings.factory_database_url), FactoryOutbox,
+                             policy=policy)
+    publisher = Messaging(stack.settings, SWEEP)
 
     def swept_and_done():
-        sweep(stack.shop_uow(), publisher=stack.messaging, max_seconds=2)
-        sweep(factory_uow, publisher=stack.messaging, max_seconds=2)
+        sweep(shop_uow, publisher=publisher, max_seconds=10)
+        sweep(factory_uow, publisher=publisher, max_seconds=10)
         return (all_fulfilled(stack.settings) and pending(stack.settings.shop_database_url,
                                                           stack.shop_uow().outbox_model) == 0
                 and pending(stack.settings.factory_database_url, FactoryOutbox) == 0)

@@ -1,7 +1,10 @@
 """consumers.batch: partial batch failures and immediate dead-lettering, with a fake messaging."""
 from __future__ import annotations
 
+import json
+
 from consumers.batch import PermanentFailure, handle_batch
+from inventory_core import correlation
 from inventory_core.domain.events import InvalidEvent
 
 ARN = "arn:aws:sqs:ap-northeast-2:123456789012:p-order-queue"
@@ -63,3 +66,18 @@ def test_an_empty_or_all_good_batch_reports_nothing():
     assert handle_batch({}, handler, FakeMessaging()) == {"batchItemFailures": []}
     assert handle_batch({"Records": [record("1", "ok")]}, handler, FakeMessaging()) == {
         "batchItemFailures": []}
+
+
+def test_each_record_is_handled_in_the_flow_its_envelope_names():
+    seen: list[str | None] = []
+    event_id = "0b7c6a52-5d8e-4f7e-9a51-3c1f1e2d9b10"
+    bodies = ['{"event_id": "e", "correlation_id": "checkout-42:retry.1"}',
+              # a producer that set none, or one we would not print: the event id stands in
+              json.dumps({"event_id": event_id}),
+              json.dumps({"event_id": event_id, "correlation_id": "two words\nforged line"}),
+              "not json", "[1, 2]"]
+    event = {"Records": [record(str(n), body) for n, body in enumerate(bodies)]}
+    assert handle_batch(event, lambda rec: seen.append(correlation.current()),
+                        FakeMessaging()) == {"batchItemFailures": []}
+    assert seen == ["checkout-42:retry.1", event_id, event_id, None, None]
+    assert correlation.current() is None  # nothing leaks past the batch

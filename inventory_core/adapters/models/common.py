@@ -49,8 +49,10 @@ class OutboxMixin:
 
     `destination` is a topology topic key (published to SNS) or `queue:<key>` (sent straight to
     an SQS queue, with `delay_seconds`, which SNS cannot do). A relay claims a row for a short lease
-(`claimed_until`) so the post-commit publish and the sweep do not both send it, publishes outside
-any transaction, then sets `published_at`."""
+    (`claimed_until`) so the post-commit publish and the sweep do not both send it, publishes
+    outside any transaction, then sets `published_at`. A failed attempt records `last_error` and
+    when to try again (`next_attempt_at`, backing off); after the configured number of attempts
+    the row is parked (`parked_at`): kept, no longer tried, until an operator re-publishes it."""
 
     __tablename__ = "outbox"
 
@@ -68,6 +70,8 @@ any transaction, then sets `published_at`."""
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class ProcessedEventMixin:

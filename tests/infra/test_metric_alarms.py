@@ -1,0 +1,56 @@
+"""The alarms of terraform/metric_alarms.tf watch metrics the code really writes: each metric name
+and dimension is one a `metrics.emit(...)` call in the source uses (read with `ast`), in the
+namespace the functions are given (METRICS_NAMESPACE in zappa_environment)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.infra.conftest import REPO, blocks
+
+SOURCES = ("inventory_core", "consumers", "shop_api", "factory_api", "api_common")
+
+
+def emitted_metrics() -> dict[str, set[str]]:
+    """{metric name: dimension names as written in the record} of every metrics.emit call."""
+    found: dict[str, set[str]] = {}
+    for package in SOURCES:
+        for path in Path(REPO, package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "emit" and isinstance(node.func.value, ast.Name)
+                        and node.func.value.id == "metrics" and node.args
+                        and isinstance(node.args[0], ast.Constant)):
+                    dimensions = {k.arg[:1].upper() + k.arg[1:] for k in node.keywords
+                                  if k.arg and k.arg != "unit"}
+                    found.setdefault(node.args[0].value, set()).update(dimensions)
+    return found
+
+
+def metric_alarms(terraform_hcl) -> list[dict]:
+    return [body for _, _, _, body in blocks(terraform_hcl, "resource",
+                                             "aws_cloudwatch_metric_alarm")
+            if body["namespace"] != "AWS/SQS"]
+
+
+def test_the_application_writes_the_metrics_the_issue_names():
+    assert {"Purchases": {"Item"}, "UnitsSold": {"Item"}, "Shortages": {"Item"},
+            "ReplenishmentLeadTime": {"Factory"},
+            "DeadLettersRecorded": {"Queue"}}.items() <= emitted_metrics().items()
+
+
+def test_every_metric_alarm_watches_a_metric_the_code_writes(terraform_hcl):
+    emitted = emitted_metrics()
+    alarms = metric_alarms(terraform_hcl)
+    assert {a["metric_name"] for a in alarms} >= {"DeadLettersRecorded", "ReplenishmentLeadTime"}
+    for alarm in alarms:
+        assert alarm["namespace"] == "${local.metrics_namespace}", alarm
+        assert set(alarm["dimensions"]) == emitted[alarm["metric_name"]], alarm
+        assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"], alarm
+        assert alarm["treat_missing_data"] == "notBreaching", alarm  # no data: nothing happened
+
+
+def test_the_functions_write_into_the_alarmed_namespace(terraform_hcl):
+    (common,) = [local["common_environment"] for _, document in terraform_hcl.items()
+                 for local in document.get("locals", []) if "common_environment" in local]
+    assert common["METRICS_NAMESPACE"] == "${local.metrics_namespace}"
