@@ -1,35 +1,45 @@
-"""`/docs`: Swagger UI for the app's OpenAPI document, served by the app itself from the pinned
-`swagger-ui-bundle` package (requirements/runtime.txt). No CDN: it works with no internet, and
-under the same content-security policy as the dashboard (api_common.headers: everything from
-this origin, no inline script; the page's one script is static/docs.js)."""
+"""flask-smorest's Api, writing the OpenAPI document when it is first read instead of at start.
+
+flask-smorest turns every view's schemas into OpenAPI (apispec, marshmallow introspection, deep
+copies) as each blueprint is registered: work every cold start paid for a document only
+`GET /openapi.json`, `/docs` and the tests read. Here a blueprint's routes are registered at once
+(requests need them), its documentation on the first read of `api.spec`, in registration order,
+so the document is exactly what flask-smorest would have written."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, render_template, send_from_directory, url_for
-from swagger_ui_bundle import swagger_ui_path
-from werkzeug.wrappers import Response
+from typing import Any
 
-from api_common.headers import hardened
-
-bp = Blueprint("docs", __name__, url_prefix="/docs", template_folder="templates",
-               static_folder="static", static_url_path="/static")
-# What the page loads from the package (the rest of it, source maps and other builds, is left
-# out of the Lambda package: deploy/settings.py EXCLUDE).
-ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
-ASSET_MAX_AGE = 24 * 3600  # a package version's files never change; a new one is a deploy
+import flask_smorest
 
 
-@bp.get("")
-def page() -> Response:
-    from flask import current_app
-    return hardened(make_response(render_template(
-        "docs.html", title=current_app.config["API_TITLE"],
-        spec_url=url_for("api-docs.openapi_json"))))
+class Api(flask_smorest.Api):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._undocumented: list[tuple[flask_smorest.Blueprint, str, Any]] = []
+        self._spec: Any = None
+        super().__init__(*args, **kwargs)
 
+    @property
+    def spec(self):
+        """The OpenAPI document, with every registered blueprint's views in it."""
+        while self._undocumented:
+            blp, name, parameters = self._undocumented.pop(0)
+            blp.register_views_in_doc(self, self._app, self._spec, name=name,
+                                      parameters=parameters)
+            self._spec.tag({"name": name, "description": blp.description})
+        return self._spec
 
-@bp.get("/assets/<name>")
-def asset(name: str) -> Response:
-    if name not in ASSETS:
-        abort(404)
-    response = send_from_directory(swagger_ui_path, name, max_age=ASSET_MAX_AGE)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    @spec.setter
+    def spec(self, value) -> None:
+        self._spec = value
+
+    def register_blueprint(self, blp, *, parameters=None, **options) -> None:
+        """flask-smorest's register_blueprint, its documentation part deferred to `spec`."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._undocumented.append((blp, name, parameters))
+
+    @property
+    def documented(self) -> bool:
+        """False while some registered blueprint's views are not in the document yet."""
+        return not self._undocumented

@@ -36,6 +36,19 @@ def cancel_backorder(backorder_id: int):
     return backorders.cancel(unit_of_work(), backorder_id)
 
 
+@blp.put("/items/<id:item_id>/reorder-rule")
+@blp.arguments(schemas.ReorderRuleUpdate)
+@blp.response(200, schemas.Item)
+@blp.alt_response(404, description="No such item")
+@blp.doc(security=BEARER)
+@admin_required
+def set_reorder_rule(body: dict, item_id: int):
+    """Set the item's rule: `manual` with its numbers, or `learned` (learned at once and then
+    hourly from its demand and its factory's lead times; docs/demand.md)."""
+    return shop_service.set_reorder_rule(unit_of_work(), item_id,
+                                         shop_service.RuleSettings(**body))
+
+
 @blp.get("/dead-letters")
 @blp.arguments(schemas.DeadLetterQuery, location="query")
 @blp.response(200, schemas.DeadLetter(many=True))

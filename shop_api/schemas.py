@@ -99,6 +99,31 @@ class StockAdjustment(Schema):
     reason = Text(required=True, validate=validate.Length(min=1, max=90))
 
 
+class ReorderRuleUpdate(Schema):
+    policy = fields.String(required=True, validate=validate.OneOf(["manual", "learned"]))
+    reorder_point = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
+    target_level = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    multiple = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    service_level = fields.Float(validate=validate.Range(min=0.5, max=0.999), metadata={
+        "description": "learned: chance of no stock-out in a replenishment cycle (0.95)"})
+    window_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365), metadata={
+        "description": "learned: days of sales to learn demand from (28)"})
+    review_days = fields.Float(validate=validate.Range(min=0, max=90), metadata={
+        "description": "learned: the target adds this many days of demand (7)"})
+
+    @validates_schema
+    def numbers_fit_the_policy(self, data, **kwargs):
+        numbers = [name for name in ("reorder_point", "target_level") if name in data]
+        if data.get("policy") == "manual":
+            if len(numbers) < 2:
+                raise ValidationError("A manual rule needs reorder_point and target_level.",
+                                      "target_level")
+            if data["target_level"] < data["reorder_point"]:
+                raise ValidationError("target_level must reach reorder_point.", "target_level")
+        elif numbers:
+            raise ValidationError("A learned rule's numbers are learned, not set.", numbers[0])
+
+
 class StockLevel(Schema):
     item_id = fields.Integer()
     quantity = fields.Integer()

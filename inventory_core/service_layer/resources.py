@@ -86,14 +86,23 @@ class Item(Resource):
     max_order_quantity = fields.Integer(metadata={
         "description": "the most one replenishment order asks for, whatever the shortage "
                        "(default 10 x target_level)"})
+    reorder_policy = fields.String(metadata={"description": "manual | learned"})
+    learned = fields.Dict(allow_none=True, metadata={
+        "description": "learned rules: the inputs (demand_mean/std per day, lead_time_mean/"
+                       "std_days, samples, safety_stock, z) and parameters (window_days, "
+                       "service_level, review_days), learned_at, and a note when the last run "
+                       "had too little history"})
 
     def derived(self, model: Any) -> dict[str, Any]:
-        from inventory_core.service_layer.shop_service import rule_of  # it dumps with this
+        from inventory_core.service_layer import forecasting  # it dumps with these
+        from inventory_core.service_layer.shop_service import rule_of
         rule = rule_of(model)
         return {"available": sellable(model.quantity, model.backordered),
                 "factory_name": model.factory.name, "reorder_point": rule.reorder_point,
                 "target_level": rule.target_level, "reorder_multiple": rule.multiple,
-                "max_order_quantity": rule.max_order}
+                "max_order_quantity": rule.max_order,
+                "reorder_policy": model.reorder_rule.policy if model.reorder_rule else "manual",
+                "learned": forecasting.learned_view(model.reorder_rule)}
 
 
 class DeadLetter(Resource):

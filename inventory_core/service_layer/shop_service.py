@@ -17,6 +17,7 @@ from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import (
     Item,
     Purchase,
+    ReorderRule,
     ReplenishmentOrder,
     ShopProcessedEvent,
     StockLedgerEntry,
@@ -34,7 +35,7 @@ from inventory_core.domain.stock import (
     needs_reorder,
     reorder_quantity,
 )
-from inventory_core.service_layer import backorders, resources
+from inventory_core.service_layer import backorders, forecasting, resources
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 log = logging.getLogger(__name__)
@@ -400,6 +401,53 @@ def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
 
 
 # --- reads -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """What an operator sets (PUT /admin/items/<id>/reorder-rule). manual: the numbers; learned:
+    the parameters (None: the defaults), the numbers being learned."""
+    policy: str  # manual | learned
+    reorder_point: int | None = None
+    target_level: int | None = None
+    multiple: int | None = None
+    service_level: float | None = None
+    window_days: int | None = None
+    review_days: float | None = None
+
+
+@retry_transient
+def _write_rule(uow: UnitOfWork, item_id: int, settings: RuleSettings) -> None:
+    with uow:
+        session = uow.session
+        item = _lock_item(session, item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        rule = session.get(ReorderRule, item_id)
+        if rule is None:
+            rule = ReorderRule(item_id=item_id, reorder_point=DEFAULT_RULE.reorder_point,
+                               target_level=DEFAULT_RULE.target_level,
+                               multiple=DEFAULT_RULE.multiple)
+            session.add(rule)
+        rule.policy = settings.policy
+        if settings.multiple is not None:
+            rule.multiple = settings.multiple
+        if settings.policy == "manual":
+            assert settings.reorder_point is not None and settings.target_level is not None
+            rule.reorder_point, rule.target_level = settings.reorder_point, settings.target_level
+            rule.learned_inputs = rule.learned_note = rule.learned_at = None
+        rule.service_level = settings.service_level
+        rule.window_days = settings.window_days
+        rule.review_days = settings.review_days
+        uow.commit()
+
+
+def set_reorder_rule(uow: UnitOfWork, item_id: int, settings: RuleSettings) -> dict:
+    """Set an item's rule; a learned one is learned at once (not at the next scheduled run)."""
+    _write_rule(uow, item_id, settings)
+    if settings.policy == "learned":
+        forecasting.learn_rule(uow, item_id)
+    return get_item(uow, item_id)
+
 
 def list_items(uow: UnitOfWork) -> list[dict]:
     with uow:
