@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint demo bench generate clean install lambda-venv lock deploy-rehearsal
+.PHONY: run test lint demo bench simulate generate clean install lambda-venv lock deploy-rehearsal
 install: $(STAMP)
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
@@ -34,6 +34,9 @@ lint: $(STAMP)  ## ruff (style, bugs, import order) and mypy (types), configured
 
 bench: $(STAMP) ## benchmarks; writes docs/benchmarks.md
 	$(PY) -m bench
+
+simulate: $(STAMP) ## a year of fixed vs learned reorder rules; writes the table and chart in docs/demand.md
+	$(PY) -m bench.reorder_sim --write
 
 generate: $(STAMP) ## rewrite the files derived from inventory_core/topology.py (tests check they match)
 	$(PY) -m inventory_core.topology PREFIX > terraform/topology.json

@@ -6,8 +6,8 @@ from typing import cast
 
 from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
-from flask_smorest import Api
 
+from api_common.docs import Api
 from api_common.errors import register_error_handlers
 from api_common.validation import RowId
 from inventory_core import correlation

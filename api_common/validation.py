@@ -22,6 +22,7 @@ from inventory_core.domain.text import has_control_characters
 INT_MAX = 2**31 - 1  # MySQL INT: item, factory and quantity columns
 BIGINT_MAX = 2**63 - 1  # MySQL BIGINT, SQLite INTEGER: orders, purchases, logs, dead letters
 NAME_LENGTH = 100  # every name column: String(100)
+EMAIL_LENGTH = 254  # every e-mail column: String(254), RFC 5321's path limit
 CORRELATION_ID_LENGTH = correlation.MAX_LENGTH  # production_orders.correlation_id: String(36)
 
 NAME = validate.Length(min=1, max=NAME_LENGTH)
@@ -43,6 +44,15 @@ class Text(fields.String):
             raise ValidationError("Must not contain control characters (line breaks, tabs, "
                                   "escapes, invisible formatting).")
         return text
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: marshmallow's Boolean also takes "yes", "on" and 1."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
 
 
 class RowId(IntegerConverter):

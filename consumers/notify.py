@@ -1,5 +1,6 @@
-"""Notify consumer: stock.depleted / stock.restocked / replenishment.requested -> pause or resume
-the item's advertisement and e-mail the ad or factory manager through SES.
+"""Notify consumer: stock.depleted / stock.restocked / replenishment.requested /
+backorder.filled / backorder.cancelled -> pause or resume the item's advertisement and e-mail the
+ad or factory manager, or the backorder's requester, through SES.
 
 Idempotent on the event id (see inventory_core.service_layer.notifications): a duplicate sends no
 second e-mail.

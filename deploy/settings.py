@@ -39,6 +39,9 @@ CALLBACKS = {"zip": "deploy.callbacks.check_package", "post": "deploy.callbacks.
 OUTBOX_SWEEP_RATE = "rate(1 minute)"
 SWEEPS = {"shop": "consumers.outbox_sweep.shop_handler",
           "factory": "consumers.outbox_sweep.factory_handler"}
+# Learned reorder rules are recomputed hourly by the consumers stage (it has the shop database).
+LEARN_RULES = {"function": "consumers.learn_rules.handler", "expression": "rate(1 hour)",
+               "description": "Learned reorder rules from demand and lead times"}
 APP_FUNCTIONS = {"shop": "shop_api.wsgi.app", "factory": "factory_api.wsgi.app"}
 # Which service's function consumes each topology queue. The factory reads its own delayed
 # "production due" queue; every other queue, and every dead-letter queue, goes to `consumers`.
@@ -293,6 +296,8 @@ def env_stages(env: str, outputs: dict, factory_api_url: str | None = None) -> d
                            "description": f"Outbox sweep of the {service} database"})
         else:
             stage["apigateway_enabled"] = False
+        if service == "consumers":
+            events.append(dict(LEARN_RULES))
         if service in IAM_AUTHORIZED:
             stage["iam_authorization"] = True
             # Zappa's `touch` is an unsigned GET: IAM authorization answers it 403 and Zappa stops

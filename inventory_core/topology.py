@@ -87,6 +87,9 @@ TOPOLOGY = Topology(
         Topic("production_completed", "production-completed",
               "The seed's delivery-topic: a factory finished a production order."),
         Topic("stock_events", "stock-events", "An item ran out of stock or came back."),
+        Topic("backorder_events", "backorder-events",
+              "A buyer's backorder was filled or cancelled: the requester's notice (subscribe "
+              "to it; with an e-mail address they are also e-mailed)."),
     ),
     queues=(
         # The restock path: a failed purchase waits on these three queues.
@@ -102,10 +105,11 @@ TOPOLOGY = Topology(
               batch_window=RESTOCK_PATH_BATCH_WINDOW,
               description="Completed productions, restocked in the shop."),
         Queue("notification", "notification-queue", "consumers.notify.handler", max_receive_count=5,
-              visibility_timeout=180, topics=("stock_events", "replenishment_requested"),
+              visibility_timeout=180,
+              topics=("stock_events", "replenishment_requested", "backorder_events"),
               batch_window=EFFICIENT_BATCH_WINDOW,
-              description="Stock-outs, restocks and replenishment requests: pause/resume ads, "
-                          "e-mail the ad and factory managers."),
+              description="Stock-outs, restocks, replenishment requests and backorders: "
+                          "pause/resume ads, e-mail the ad and factory managers and requesters."),
     ),
     dead_letter_consumer="consumers.dead_letter.handler",
     event_types={
@@ -114,6 +118,8 @@ TOPOLOGY = Topology(
         "production.completed": "production_completed",
         "stock.depleted": "stock_events",
         "stock.restocked": "stock_events",
+        "backorder.filled": "backorder_events",
+        "backorder.cancelled": "backorder_events",
     },
 )
 

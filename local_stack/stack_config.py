@@ -40,6 +40,8 @@ LOCAL_VISIBILITY_TIMEOUT = "LOCAL_VISIBILITY_TIMEOUT"
 DEFAULT_VISIBILITY_TIMEOUT = 5
 RELAY_INTERVAL = "RELAY_INTERVAL"  # seconds between two outbox sweeps
 DEFAULT_RELAY_INTERVAL = 3.0
+LEARN_INTERVAL = "LEARN_INTERVAL"  # seconds between learned-rule runs (hourly on AWS)
+DEFAULT_LEARN_INTERVAL = 60.0
 LOCAL_VERBOSE = "LOCAL_VERBOSE"  # 1: also show moto's request log
 
 # What the consumers and relay parts print once they run; the supervisor waits for these texts.
@@ -131,6 +133,12 @@ def relay_interval(environ=None) -> float:
     """RELAY_INTERVAL, or its default when unset or 0."""
     env = os.environ if environ is None else environ
     return _number(env, RELAY_INTERVAL, DEFAULT_RELAY_INTERVAL) or DEFAULT_RELAY_INTERVAL
+
+
+def learn_interval(environ=None) -> float:
+    """LEARN_INTERVAL, or its default when unset or 0."""
+    env = os.environ if environ is None else environ
+    return _number(env, LEARN_INTERVAL, DEFAULT_LEARN_INTERVAL) or DEFAULT_LEARN_INTERVAL
 
 
 def load(environ=None) -> StackConfig:

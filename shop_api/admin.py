@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from api_common.auth import admin_required
 from api_common.context import messaging, unit_of_work
 from api_common.errors import error_response
-from inventory_core.service_layer import dead_letters, parked_events, shop_service
+from inventory_core.service_layer import backorders, dead_letters, parked_events, shop_service
 from shop_api import schemas
 
 blp = Blueprint("admin", __name__, url_prefix="/admin",
@@ -26,6 +26,31 @@ def adjust_stock(body: dict, item_id: int):
     except shop_service.InvalidQuantity as exc:
         return error_response(422, str(exc))
     return {"item_id": item_id, "quantity": quantity}
+
+
+@blp.post("/backorders/<id:backorder_id>/cancel")
+@blp.response(200, schemas.Backorder)
+@blp.alt_response(404, description="No such backorder")
+@blp.alt_response(409, description="Filled or cancelled already")
+@blp.doc(security=BEARER)
+@admin_required
+def cancel_backorder(backorder_id: int):
+    """Cancel a waiting backorder: its units are no longer owed (a plain sale may take them).
+    404 and 409 (filled or cancelled already) come from the domain's errors."""
+    return backorders.cancel(unit_of_work(), backorder_id)
+
+
+@blp.put("/items/<id:item_id>/reorder-rule")
+@blp.arguments(schemas.ReorderRuleUpdate)
+@blp.response(200, schemas.Item)
+@blp.alt_response(404, description="No such item")
+@blp.doc(security=BEARER)
+@admin_required
+def set_reorder_rule(body: dict, item_id: int):
+    """Set the item's rule: `manual` with its numbers, or `learned` (learned at once and then
+    hourly from its demand and its factory's lead times; docs/demand.md)."""
+    return shop_service.set_reorder_rule(unit_of_work(), item_id,
+                                         shop_service.RuleSettings(**body))
 
 
 @blp.get("/dead-letters")

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from api_common import auth, privacy
 from api_common.context import unit_of_work
 from api_common.errors import error_response, json_response
-from inventory_core.service_layer import shop_service
+from inventory_core.service_layer import backorders, shop_service
 from shop_api import idempotency, schemas
 
 blp = Blueprint("shop", __name__, description="Items, purchases and replenishment orders")
@@ -31,6 +31,8 @@ def get_item(item_id: int):
 @blp.post("/purchases")
 @blp.arguments(schemas.PurchaseRequest)
 @blp.response(201, schemas.PurchaseResult)
+@blp.alt_response(202, schema=schemas.BackorderPlaced,
+                  description='Too little stock and "backorder": true: a waiting backorder')
 @blp.alt_response(409, schema=schemas.Shortage, description="Too little stock; nothing was sold")
 @blp.alt_response(404, description="No such item")
 @blp.alt_response(400, description="A malformed Idempotency-Key")
@@ -39,6 +41,7 @@ def create_purchase(body: dict):
     """Buy; with an `Idempotency-Key`, a retry gets the first answer and buys nothing more."""
     item = body["item_name"] if "item_name" in body else body["item_id"]
     answer = functools.partial(purchase_answer, operator=auth.is_operator())
+    backorder = (shop_service.Backordering(body.get("email")) if body["backorder"] else None)
     try:
         keyed = idempotency.keyed_request(body)
     except idempotency.InvalidKey as exc:
@@ -46,9 +49,9 @@ def create_purchase(body: dict):
     try:
         if keyed is None:
             return json_response(*answer(shop_service.purchase(
-                unit_of_work(), item, body["quantity"], body["requester"])))
+                unit_of_work(), item, body["quantity"], body["requester"], backorder)))
         return idempotency.answered(shop_service.purchase_once(
-            unit_of_work(), keyed, answer, item, body["quantity"], body["requester"]))
+            unit_of_work(), keyed, answer, item, body["quantity"], body["requester"], backorder))
     except shop_service.ItemNotFound:
         return error_response(404, "That item does not exist.")
     except shop_service.KeyReused as exc:
@@ -62,6 +65,9 @@ def purchase_answer(result: shop_service.PurchaseResult, operator: bool) -> tupl
                                  replenishment=privacy.for_caller(result.replenishment, operator))
     if result.completed:
         return 201, schemas.PurchaseResult().dump(result)
+    if result.backorder is not None:  # the requester's own backorder: their name in full
+        placed = {**result.backorder, "replenishment_order": result.replenishment}
+        return 202, schemas.BackorderPlaced().dump(placed)
     shortage = {"message": "Too little stock; a replenishment order is in progress.",
                 "purchase_id": result.purchase_id, "requested": result.quantity,
                 "available": result.remaining, "replenishment_order": result.replenishment}
@@ -85,6 +91,22 @@ def get_replenishment(replenishment_order_id: int):
     if order is None:
         return error_response(404, f"Replenishment order {replenishment_order_id} does not exist.")
     return privacy.for_caller(order)
+
+
+@blp.get("/backorders")
+@blp.arguments(schemas.BackorderQuery, location="query")
+@blp.response(200, schemas.Backorder(many=True))
+def list_backorders(query: dict):
+    """Oldest first, the order they are filled in. Requesters in full for operators only."""
+    return privacy.all_for_caller(backorders.list_backorders(
+        unit_of_work(), query.get("item_id"), query.get("status"), query["limit"]))
+
+
+@blp.get("/backorders/<id:backorder_id>")
+@blp.response(200, schemas.Backorder)
+@blp.alt_response(404, description="No such backorder")
+def get_backorder(backorder_id: int):
+    return privacy.for_caller(backorders.get_backorder(unit_of_work(), backorder_id))
 
 
 @blp.get("/health")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api_common.validation import ID, NAME, QUANTITY, Text
+from api_common.validation import EMAIL_LENGTH, ID, NAME, QUANTITY, StrictBoolean, Text
 from inventory_core.domain.events import MAX_QUANTITY
 from inventory_core.domain.replenishment import STATUSES
 
@@ -21,11 +21,19 @@ class PurchaseRequest(Schema):
     quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
     requester = Text(required=True, validate=NAME,
                      metadata={"description": "Trimmed; no control characters."})
+    backorder = StrictBoolean(load_default=False, metadata={
+        "description": "When stock is short, take the order anyway (202): it is filled from "
+                       "the next restock, oldest first. Without it a shortage answers 409."})
+    email = fields.Email(validate=validate.Length(max=EMAIL_LENGTH), metadata={
+        "description": "With backorder: e-mailed (plain text) when it is filled. Without it the "
+                       "requester learns of it from the backorder.filled event."})
 
     @validates_schema
     def one_item_reference(self, data, **kwargs):
         if ("item_id" in data) == ("item_name" in data):
             raise ValidationError("Give exactly one of item_id and item_name.", "item_id")
+        if "email" in data and not data.get("backorder"):
+            raise ValidationError("An e-mail address is only for a backorder.", "email")
 
 
 class ReplenishmentOrder(Schema):
@@ -53,7 +61,10 @@ class Item(Schema):
     item_id = fields.Integer()
     name = fields.String()
     price = fields.Integer()
-    quantity = fields.Integer()
+    quantity = fields.Integer(metadata={"description": "on hand"})
+    backordered = fields.Integer(metadata={"description": "owed to waiting backorders"})
+    available = fields.Integer(metadata={"description": "what a purchase can take now: "
+                                                        "on hand less backordered"})
     factory_id = fields.Integer()
     factory_name = fields.String()
     reorder_point = fields.Integer()
@@ -62,6 +73,12 @@ class Item(Schema):
     max_order_quantity = fields.Integer(metadata={
         "description": "the most one replenishment order asks for, whatever the shortage "
                        "(default 10 x target_level)"})
+    reorder_policy = fields.String(metadata={"description": "manual | learned"})
+    learned = fields.Dict(allow_none=True, metadata={
+        "description": "learned rules: the inputs (demand_mean/std per day, lead_time_mean/"
+                       "std_days, samples, safety_stock, z) and parameters (window_days, "
+                       "service_level, review_days), learned_at, and a note when the last run "
+                       "had too little history"})
 
 
 class PurchaseResult(Schema):
@@ -72,6 +89,33 @@ class PurchaseResult(Schema):
     remaining = fields.Integer()
     replenishment_order = fields.Nested(ReplenishmentOrder, allow_none=True,
                                         attribute="replenishment")
+
+
+class Backorder(Schema):
+    backorder_id = fields.Integer()
+    item_id = fields.Integer()
+    item_name = fields.String(allow_none=True)
+    quantity = fields.Integer()
+    requester = fields.String()
+    status = fields.String(metadata={"description": "waiting | filled | cancelled"})
+    position = fields.Integer(allow_none=True, metadata={
+        "description": "place in the item's queue while waiting: 1 is filled next"})
+    purchase_id = fields.Integer(allow_none=True, metadata={"description": "the filling sale"})
+    notify_by = fields.String(metadata={"description": "email | event"})
+    created_at = fields.String()
+    filled_at = fields.String(allow_none=True)
+    cancelled_at = fields.String(allow_none=True)
+    age_seconds = fields.Integer(metadata={"description": "waited so far, or until it ended"})
+
+
+class BackorderPlaced(Backorder):
+    replenishment_order = fields.Nested(ReplenishmentOrder, allow_none=True)
+
+
+class BackorderQuery(Schema):
+    item_id = fields.Integer(strict=False, validate=ID)
+    status = fields.String(validate=validate.OneOf(["waiting", "filled", "cancelled"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class Shortage(Schema):
@@ -91,6 +135,31 @@ class StockAdjustment(Schema):
     delta = fields.Integer(required=True, strict=True,
                            validate=validate.Range(min=-MAX_QUANTITY, max=MAX_QUANTITY))
     reason = Text(required=True, validate=validate.Length(min=1, max=90))
+
+
+class ReorderRuleUpdate(Schema):
+    policy = fields.String(required=True, validate=validate.OneOf(["manual", "learned"]))
+    reorder_point = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
+    target_level = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    multiple = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    service_level = fields.Float(validate=validate.Range(min=0.5, max=0.999), metadata={
+        "description": "learned: chance of no stock-out in a replenishment cycle (0.95)"})
+    window_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365), metadata={
+        "description": "learned: days of sales to learn demand from (28)"})
+    review_days = fields.Float(validate=validate.Range(min=0, max=90), metadata={
+        "description": "learned: the target adds this many days of demand (7)"})
+
+    @validates_schema
+    def numbers_fit_the_policy(self, data, **kwargs):
+        numbers = [name for name in ("reorder_point", "target_level") if name in data]
+        if data.get("policy") == "manual":
+            if len(numbers) < 2:
+                raise ValidationError("A manual rule needs reorder_point and target_level.",
+                                      "target_level")
+            if data["target_level"] < data["reorder_point"]:
+                raise ValidationError("target_level must reach reorder_point.", "target_level")
+        elif numbers:
+            raise ValidationError("A learned rule's numbers are learned, not set.", numbers[0])
 
 
 class StockLevel(Schema):

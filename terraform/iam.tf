@@ -24,7 +24,7 @@ locals {
   services = {
     shop = {
       description = "Shop API (Flask on Lambda) and its outbox relay"
-      publishes   = ["replenishment_requested", "stock_events"]
+      publishes   = ["replenishment_requested", "stock_events", "backorder_events"]
       consumes    = []
       # Redrive from a DLQ back to its source queue (dead_letters.redrive), for the queues whose
       # events the shop's own consumers handle. The factory's "production" queue is the factory's
@@ -44,11 +44,13 @@ locals {
     }
     consumers = {
       description = "SQS consumers: order, delivery, notification and dead-letter"
-      publishes   = ["stock_events"]
-      consumes    = ["order", "delivery", "notification"]
-      sends_to    = []
-      database    = "shop"
-      api         = false
+      # A restock fills backorders (backorder_events), and opens the next order for those still
+      # waiting (replenishment_requested).
+      publishes = ["replenishment_requested", "stock_events", "backorder_events"]
+      consumes  = ["order", "delivery", "notification"]
+      sends_to  = []
+      database  = "shop"
+      api       = false
     }
   }
 

@@ -53,7 +53,8 @@ class ReplenishmentRequested(Schema):
     factory_name = fields.String(**_name)
     quantity = fields.Integer(**_quantity)
     requester = fields.String(**_name)
-    trigger = fields.String(required=True, validate=validate.OneOf(["shortage", "reorder_point"]))
+    trigger = fields.String(required=True,
+                            validate=validate.OneOf(["shortage", "reorder_point", "backorder"]))
 
 
 class ProductionCompleted(Schema):
@@ -76,12 +77,26 @@ class StockChanged(Schema):
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
 
 
+class BackorderCancelled(Schema):
+    backorder_id = fields.Integer(**_id)
+    item_id = fields.Integer(**_id)
+    item_name = fields.String(**_name)
+    quantity = fields.Integer(**_quantity)
+    requester = fields.String(**_name)
+
+
+class BackorderFilled(BackorderCancelled):
+    purchase_id = fields.Integer(**_id)  # the sale that filled it
+
+
 PAYLOAD_SCHEMAS: dict[str, type[Schema]] = {
     "replenishment.requested": ReplenishmentRequested,
     "production.completed": ProductionCompleted,
     "production.due": ProductionDue,
     "stock.depleted": StockChanged,
     "stock.restocked": StockChanged,
+    "backorder.filled": BackorderFilled,
+    "backorder.cancelled": BackorderCancelled,
 }
 
 

@@ -21,6 +21,7 @@ from inventory_core.adapters.models.shop import (
     StockLedgerEntry,
 )
 from inventory_core.adapters.outbox import parked_count, parked_rows, pending_count
+from inventory_core.service_layer.backorders import waiting_by_item
 from inventory_core.service_layer.dead_letters import failure_reason
 from inventory_core.service_layer.shop_service import item_as_dict
 from inventory_core.service_layer.unit_of_work import UnitOfWork
@@ -59,13 +60,17 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None) -> dict:
             select(ReplenishmentOrder).where(ReplenishmentOrder.open_item_id.is_not(None))
             .order_by(ReplenishmentOrder.created_at)))
         open_by_item = {order.item_id: order for order in open_orders}
+        waiting = waiting_by_item(session, now)
         items = []
         for item in session.scalars(select(Item).order_by(Item.item_id)).unique():
             row = item_as_dict(item)
             ad, order = ads.get(item.item_id), open_by_item.get(item.item_id)
+            backorders = waiting.get(item.item_id, {})
             items.append({**row, "level": stock_level(item.quantity, row["reorder_point"]),
                           "ad_status": ad.status if ad else None,
-                          "on_order": order.quantity if order else 0})
+                          "on_order": order.quantity if order else 0,
+                          "backorders_waiting": backorders.get("waiting", 0),
+                          "backorder_oldest_age_seconds": backorders.get("oldest_age_seconds")})
         names = {i["item_id"]: i["name"] for i in items}
         replenishments = [{
             "replenishment_order_id": o.replenishment_order_id, "item_id": o.item_id,
@@ -111,6 +116,7 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None) -> dict:
         "generated_at": now.isoformat(timespec="seconds"),
         "summary": {"items": len(items), "out_of_stock": sum(i["level"] == "out" for i in items),
                     "open_replenishments": len(replenishments), "ads_paused": len(paused),
+                    "backorders_waiting": sum(w["waiting"] for w in waiting.values()),
                     "dead_letters": dead_count, "emails_sent": email_counts.get("sent", 0),
                     "emails_pending": sum(n for s, n in email_counts.items() if s != "sent"),
                     "outbox_pending": outbox_pending, "outbox_parked": outbox_parked},

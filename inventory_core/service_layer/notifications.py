@@ -1,6 +1,7 @@
 """Seed 001's notifications: pause an item's advertisement when it runs out and resume it when it
 comes back, e-mailing the ad manager each time; e-mail the factory manager of every production
-order the shop asks for.
+order the shop asks for; e-mail a backorder's requester when it is filled or cancelled, where they
+gave an address.
 
 Exactly one e-mail per event however often SQS delivers it, in two steps:
 1. `record_event`, ONE transaction: record the event as processed by "notify", change the ad, and
@@ -33,6 +34,7 @@ from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import (
     Advertisement,
+    Backorder,
     EmailLog,
     Factory,
     Item,
@@ -44,7 +46,8 @@ from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transien
 
 log = logging.getLogger(__name__)
 CONSUMER = "notify"
-EVENT_TYPES = ("stock.depleted", "stock.restocked", "replenishment.requested")
+EVENT_TYPES = ("stock.depleted", "stock.restocked", "replenishment.requested",
+               "backorder.filled", "backorder.cancelled")
 # A `sending` row whose sender vanished (a crash, a Lambda timeout) can be claimed again after
 # this; longer than one SES call with its retries (see messaging.STANDARD).
 CLAIM_SECONDS = 30
@@ -155,7 +158,8 @@ def _on_restocked(session, event: Event) -> tuple[str | None, list[Email]]:
 
 
 REASONS = {"shortage": "a purchase found too little stock",
-           "reorder_point": "stock fell below its reorder point"}
+           "reorder_point": "stock fell below its reorder point",
+           "backorder": "buyers are waiting for it (backorders)"}
 
 
 def _on_replenishment_requested(session, event: Event) -> tuple[str | None, list[Email]]:
@@ -176,8 +180,41 @@ def _on_replenishment_requested(session, event: Event) -> tuple[str | None, list
         f"Event: {event.event_id}\n")]
 
 
+def _requester_email(session, event: Event) -> str | None:
+    backorder = session.get(Backorder, event.payload["backorder_id"])
+    return backorder.email if backorder is not None else None
+
+
+def _on_backorder_filled(session, event: Event) -> tuple[str | None, list[Email]]:
+    """The requester's notice, where they gave an address (else the event itself is the notice:
+    the backorder-events topic)."""
+    p, to = event.payload, _requester_email(session, event)
+    if not to:
+        return None, []
+    return None, [Email(
+        to, f"[Backorder filled] {p['quantity']} x {p['item_name']}",
+        f"Hello {one_line(p['requester'])},\n\n"
+        f"Your backorder {p['backorder_id']} for {p['quantity']} x {p['item_name']} has been "
+        f"filled from new stock: it is now purchase {p['purchase_id']}.\n"
+        f"Filled at: {event.occurred_at}\n\nEvent: {event.event_id}\n")]
+
+
+def _on_backorder_cancelled(session, event: Event) -> tuple[str | None, list[Email]]:
+    p, to = event.payload, _requester_email(session, event)
+    if not to:
+        return None, []
+    return None, [Email(
+        to, f"[Backorder cancelled] {p['quantity']} x {p['item_name']}",
+        f"Hello {one_line(p['requester'])},\n\n"
+        f"Your backorder {p['backorder_id']} for {p['quantity']} x {p['item_name']} was "
+        f"cancelled by the shop; nothing was charged or sold.\n"
+        f"Cancelled at: {event.occurred_at}\n\nEvent: {event.event_id}\n")]
+
+
 PLANNERS = {"stock.depleted": _on_depleted, "stock.restocked": _on_restocked,
-            "replenishment.requested": _on_replenishment_requested}
+            "replenishment.requested": _on_replenishment_requested,
+            "backorder.filled": _on_backorder_filled,
+            "backorder.cancelled": _on_backorder_cancelled}
 
 
 # --- step 2: after commit, send what is owed ----------------------------------------------------

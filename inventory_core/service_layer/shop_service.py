@@ -17,11 +17,13 @@ from inventory_core.adapters.models.common import iso, utcnow
 from inventory_core.adapters.models.shop import (
     Item,
     Purchase,
+    ReorderRule,
     ReplenishmentOrder,
     ShopProcessedEvent,
     StockLedgerEntry,
 )
 from inventory_core.domain import replenishment
+from inventory_core.domain.backorders import sellable
 from inventory_core.domain.errors import NotFound, Unprocessable
 from inventory_core.domain.events import MAX_QUANTITY, new_event
 from inventory_core.domain.replenishment import Action
@@ -33,6 +35,7 @@ from inventory_core.domain.stock import (
     needs_reorder,
     reorder_quantity,
 )
+from inventory_core.service_layer import backorders, forecasting
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,11 @@ class ItemNotFound(NotFound):
 
 class KeyReused(Unprocessable):
     """An Idempotency-Key sent again with a different request."""
+
+
+class BackorderTooLarge(Unprocessable):
+    """More than one replenishment order may bring (the item's maximum order quantity): such a
+    backorder could wait forever behind orders that never cover it."""
 
 
 # Keys are kept at least this long (the IETF draft and Stripe: 24 h); a retry after that is new.
@@ -72,8 +80,10 @@ class PurchaseResult:
     item_id: int
     item_name: str
     quantity: int
-    remaining: int
+    remaining: int  # on hand after this attempt
     replenishment: dict | None  # the item's open replenishment order, if any
+    available: int = 0  # what a plain sale could take now: on hand less what backorders are owed
+    backorder: dict | None = None  # the waiting backorder this attempt placed (`backorder=True`)
 
 
 @dataclass(frozen=True)
@@ -112,15 +122,23 @@ def _find_item(session, item: str | int) -> Item:
     return found
 
 
+@dataclass(frozen=True)
+class Backordering:
+    """Take the purchase as a backorder when stock is short (POST /purchases "backorder": true);
+    `email`: where to tell the requester it was filled (else only the backorder.filled event)."""
+    email: str | None = None
+
+
 @retry_transient
 def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
-             requester: str) -> PurchaseResult:
+             requester: str, backorder: Backordering | None = None) -> PurchaseResult:
     """Sell `quantity` units of the item `item_key` names (a name or an id) if there are that
     many, atomically; otherwise sell nothing and make sure a replenishment order is open for it
-    (one at most)."""
+    (one at most). With `backorder`, a shortage places a waiting backorder instead, which the
+    next restock fills (service_layer.backorders)."""
     check_quantity(quantity)
     with uow:
-        result = _sell(uow, item_key, quantity, requester)
+        result = _sell(uow, item_key, quantity, requester, backorder)
         uow.commit()
     _report_sale(result)
     return result
@@ -129,7 +147,7 @@ def purchase(uow: UnitOfWork, item_key: str | int, quantity: int,
 @retry_transient
 def purchase_once(uow: UnitOfWork, request: KeyedRequest,
                   answer: Callable[[PurchaseResult], tuple[int, dict]], item_key: str | int,
-                  quantity: int, requester: str) -> Answer:
+                  quantity: int, requester: str, backorder: Backordering | None = None) -> Answer:
     """`purchase`, at most once per Idempotency-Key: the key is claimed in the sale's own
     transaction with the answer (`answer(result)`: status and JSON body) the client got. A retry
     with the same key and request gets that answer back and sells nothing more, also while the
@@ -142,7 +160,7 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
             if first.request_hash != request.fingerprint:
                 raise KeyReused("this Idempotency-Key was used for a different request")
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
-        result = _sell(uow, item_key, quantity, requester)
+        result = _sell(uow, item_key, quantity, requester, backorder)
         status, body = answer(result)
         idempotency_keys.record_answer(uow.session, request.key, status,
                                        json.dumps(body, ensure_ascii=False))
@@ -157,6 +175,8 @@ def _report_sale(result: PurchaseResult) -> None:
     if result.completed:
         metrics.emit("Purchases", item=result.item_name)
         metrics.emit("UnitsSold", result.quantity, item=result.item_name)
+    elif result.backorder is not None:
+        metrics.emit("Backorders", item=result.item_name)
     else:
         metrics.emit("Shortages", item=result.item_name)
     order = result.replenishment
@@ -165,42 +185,79 @@ def _report_sale(result: PurchaseResult) -> None:
     if result.completed:
         log.info("purchase #%d: sold %d x %s, %d left%s", result.purchase_id, result.quantity,
                  result.item_name, result.remaining, reorder)
+    elif result.backorder is not None:
+        log.info("purchase #%d backordered: %d x %s wanted, %d in stock, backorder #%d%s",
+                 result.purchase_id, result.quantity, result.item_name, result.remaining,
+                 result.backorder["backorder_id"], reorder)
     else:
         log.info("purchase #%d short: %d x %s wanted, %d in stock%s", result.purchase_id,
                  result.quantity, result.item_name, result.remaining, reorder)
 
 
-def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str) -> PurchaseResult:
+def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
+          backorder: Backordering | None = None) -> PurchaseResult:
     """The sale itself, inside the caller's transaction (it commits)."""
     session = uow.session
     item = _find_item(session, item_key)
-    # The conditional decrement: of many concurrent buyers, only those the stock covers match.
-    sold = rows_matched(session,
-        update(Item).where(Item.item_id == item.item_id, Item.quantity >= quantity)
-        .values(quantity=Item.quantity - quantity)
-        .execution_options(synchronize_session=False)) == 1
+    sold = _decrement(session, item.item_id, quantity)
     # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
     # quantity as it is now: after our decrement, or as the shortage found it.
-    remaining = session.scalars(select(Item.quantity).where(Item.item_id == item.item_id)
-                                .with_for_update()).one()
+    remaining, owed = _locked_stock(session, item.item_id)
+    if not sold and sellable(remaining, owed) >= quantity:
+        # A restock committed between the decrement and the lock: sell from it (we hold the
+        # lock now, so this one matches) rather than answer short or backorder what is there.
+        sold = _decrement(session, item.item_id, quantity)
+        remaining, owed = _locked_stock(session, item.item_id)
+    status = "completed" if sold else "backordered" if backorder else "short"
     record = Purchase(item_id=item.item_id, quantity=quantity, requester=requester,
-                      status="completed" if sold else "short", remaining=remaining)
+                      status=status, remaining=remaining)
     session.add(record)
     session.flush()
-    order = None
+    order, placed = None, None
     if sold:
         _ledger(session, item.item_id, -quantity, remaining, "sale",
                 f"purchase:{record.purchase_id}")
         if remaining == 0:
             _emit_stock_event(uow, "stock.depleted", item, remaining)
-        if needs_reorder(rule_of(item), remaining):
-            order = _ensure_replenishment(uow, item, remaining, 0, requester, "reorder_point")
+        if needs_reorder(rule_of(item), remaining - owed):
+            order = _ensure_replenishment(uow, item, remaining - owed, 0, requester,
+                                          "reorder_point")
+    elif backorder:
+        if quantity > rule_of(item).max_order:  # nothing is written: the transaction rolls back
+            raise BackorderTooLarge(
+                f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
+                f"({rule_of(item).max_order}); buy what is in stock or order less.")
+        waiting = backorders.place(session, item, quantity, requester, backorder.email)
+        owed += quantity
+        # Sized from stock less everything owed, this one included: the order covers the
+        # backorders plus the target (or, if one is open already, the next order does).
+        order = _ensure_replenishment(uow, item, remaining - owed, 0, requester, "backorder")
+        placed = backorders.as_dict(waiting, backorders.position(session, waiting), item.name)
     else:
-        order = _ensure_replenishment(uow, item, remaining, quantity - remaining, requester,
-                                      "shortage")
+        available = sellable(remaining, owed)
+        order = _ensure_replenishment(uow, item, remaining - owed, quantity - available,
+                                      requester, "shortage")
     record.replenishment_order_id = order.replenishment_order_id if order else None
     return PurchaseResult(sold, record.purchase_id, item.item_id, item.name, quantity,
-                          remaining, replenishment_as_dict(order) if order else None)
+                          remaining, replenishment_as_dict(order) if order else None,
+                          sellable(remaining, owed), placed)
+
+
+def _decrement(session, item_id: int, quantity: int) -> bool:
+    """The conditional decrement: of many concurrent buyers, only those the stock covers match,
+    and only from stock no waiting backorder is owed."""
+    return rows_matched(session,
+        update(Item).where(Item.item_id == item_id,
+                           Item.quantity - Item.backordered >= quantity)
+        .values(quantity=Item.quantity - quantity)
+        .execution_options(synchronize_session=False)) == 1
+
+
+def _locked_stock(session, item_id: int) -> tuple[int, int]:
+    """(on hand, owed to backorders), the row locked until the transaction ends."""
+    quantity, owed = session.execute(select(Item.quantity, Item.backordered)
+                                     .where(Item.item_id == item_id).with_for_update()).one()
+    return quantity, owed
 
 
 def forget_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int:
@@ -278,8 +335,7 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
             order.received_quantity = quantity
             lead_time = (item.factory.name,
                          (order.fulfilled_at - order.created_at).total_seconds())
-        if before == 0:
-            _emit_stock_event(uow, "stock.restocked", item, item.quantity)
+        _fill_backorders(uow, item, before)
         result = ReceiveResult(True, item_id, item.quantity)
         uow.commit()
     log.info("restocked item %d: +%d -> %d (replenishment order #%s, event %s)", item_id,
@@ -304,12 +360,27 @@ def adjust_stock(uow: UnitOfWork, item_id: int, delta: int, reason: str) -> int:
                                   f"{MAX_QUANTITY}")
         before, item.quantity = item.quantity, after
         _ledger(session, item_id, delta, after, "adjustment", f"admin:{reason}"[:100])
-        if before > 0 and after == 0:
+        if delta > 0:  # stock found is stock arrived: the waiting backorders have it first
+            _fill_backorders(uow, item, before)
+        elif before > 0 and after == 0:
             _emit_stock_event(uow, "stock.depleted", item, after)
-        elif before == 0 and after > 0:
-            _emit_stock_event(uow, "stock.restocked", item, after)
+        after = item.quantity
         uow.commit()
     return after
+
+
+def _fill_backorders(uow: UnitOfWork, item: Item, before: int) -> None:
+    """After stock arrived (the item's row locked, its quantity raised from `before`): fill the
+    waiting backorders oldest first, and if some still wait, open the next replenishment order
+    for them at once (the one just received is closed). Then say the item is back, if it is."""
+    backorders.fill_waiting(uow, item)
+    if item.backordered > 0:
+        _ensure_replenishment(uow, item, item.quantity - item.backordered, 0, "backorders",
+                              "backorder")
+    if before == 0 and item.quantity > 0:
+        _emit_stock_event(uow, "stock.restocked", item, item.quantity)
+    elif before > 0 and item.quantity == 0:  # the backorders took all of it
+        _emit_stock_event(uow, "stock.depleted", item, item.quantity)
 
 
 @retry_transient
@@ -342,10 +413,61 @@ def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
 def item_as_dict(item: Item) -> dict:
     rule = rule_of(item)
     return {"item_id": item.item_id, "name": item.name, "price": item.price,
-            "quantity": item.quantity, "factory_id": item.factory_id,
+            "quantity": item.quantity, "backordered": item.backordered,
+            "available": sellable(item.quantity, item.backordered),
+            "factory_id": item.factory_id,
             "factory_name": item.factory.name, "reorder_point": rule.reorder_point,
             "target_level": rule.target_level, "reorder_multiple": rule.multiple,
-            "max_order_quantity": rule.max_order}
+            "max_order_quantity": rule.max_order,
+            "reorder_policy": item.reorder_rule.policy if item.reorder_rule else "manual",
+            "learned": forecasting.learned_view(item.reorder_rule)}
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """What an operator sets (PUT /admin/items/<id>/reorder-rule). manual: the numbers; learned:
+    the parameters (None: the defaults), the numbers being learned."""
+    policy: str  # manual | learned
+    reorder_point: int | None = None
+    target_level: int | None = None
+    multiple: int | None = None
+    service_level: float | None = None
+    window_days: int | None = None
+    review_days: float | None = None
+
+
+@retry_transient
+def _write_rule(uow: UnitOfWork, item_id: int, settings: RuleSettings) -> None:
+    with uow:
+        session = uow.session
+        item = _lock_item(session, item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        rule = session.get(ReorderRule, item_id)
+        if rule is None:
+            rule = ReorderRule(item_id=item_id, reorder_point=DEFAULT_RULE.reorder_point,
+                               target_level=DEFAULT_RULE.target_level,
+                               multiple=DEFAULT_RULE.multiple)
+            session.add(rule)
+        rule.policy = settings.policy
+        if settings.multiple is not None:
+            rule.multiple = settings.multiple
+        if settings.policy == "manual":
+            assert settings.reorder_point is not None and settings.target_level is not None
+            rule.reorder_point, rule.target_level = settings.reorder_point, settings.target_level
+            rule.learned_inputs = rule.learned_note = rule.learned_at = None
+        rule.service_level = settings.service_level
+        rule.window_days = settings.window_days
+        rule.review_days = settings.review_days
+        uow.commit()
+
+
+def set_reorder_rule(uow: UnitOfWork, item_id: int, settings: RuleSettings) -> dict:
+    """Set an item's rule; a learned one is learned at once (not at the next scheduled run)."""
+    _write_rule(uow, item_id, settings)
+    if settings.policy == "learned":
+        forecasting.learn_rule(uow, item_id)
+    return get_item(uow, item_id)
 
 
 def list_items(uow: UnitOfWork) -> list[dict]:

@@ -46,6 +46,12 @@
     if (seconds < 3600) return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
     return Math.floor(seconds / 3600) + "h " + Math.floor((seconds % 3600) / 60) + "m";
   }
+  function learnedText(l) {
+    if (l.demand_mean === undefined) return "learned rule, not learned yet" + (l.note ? ": " + l.note : "");
+    return "learned: demand " + l.demand_mean + " ± " + l.demand_std + "/day (" + l.demand_days + " days) · lead time " +
+      l.lead_time_mean_days + " ± " + l.lead_time_std_days + " days (" + l.lead_time_samples + " orders) · safety stock " +
+      l.safety_stock + " at " + Math.round(l.service_level * 1000) / 10 + " %";
+  }
   function pct(part, whole) { return Math.min(100, (part * 100) / (whole || 1)).toFixed(1) + "%"; }
   function fill(id, rows, emptyText, columns) {
     var tbody = document.getElementById(id);
@@ -57,6 +63,7 @@
 
   function renderSummary(s) {
     var classes = { out_of_stock: s.out_of_stock ? "bad" : "", ads_paused: s.ads_paused ? "warn" : "",
+                    backorders_waiting: s.backorders_waiting ? "warn" : "",
                     dead_letters: s.dead_letters ? "bad" : "", outbox_pending: s.outbox_pending ? "warn" : "",
                     outbox_parked: s.outbox_parked ? "bad" : "" };
     document.querySelectorAll("#summary [data-k]").forEach(function (b) {
@@ -81,6 +88,11 @@
         " in stock · reorder below " + i.reorder_point + " · target " + i.target_level + " · ",
         el("span", { className: "max-order", text: "orders at most " + i.max_order_quantity }));
       if (i.on_order) nums.append(" · ", el("em", { text: i.on_order + " on order" }));
+      if (i.backorders_waiting) {
+        nums.append(" · ", el("em", { className: "backorders", "data-backorders": i.backorders_waiting,
+          text: i.backorders_waiting + " backordered (" + i.backordered + " units), oldest waiting " +
+                age(i.backorder_oldest_age_seconds) }));
+      }
       var head = el("div", { className: "item-head" }, el("span", { className: "name", text: i.name }),
         el("span", { className: "factory", text: i.factory_name }));
       if (i.ad_status) {
@@ -88,8 +100,10 @@
         adChip.setAttribute("data-ad-status", i.ad_status);
         head.append(adChip);
       }
+      var learned = i.learned ? el("div", { className: "nums learned", "data-learned": i.item_id,
+                                            text: learnedText(i.learned) }) : null;
       fragment.appendChild(el("li", { className: "item level-" + i.level, "data-item": i.name,
-                                      "data-quantity": i.quantity }, head, bar, nums));
+                                      "data-quantity": i.quantity }, head, bar, nums, learned));
     });
     list.replaceChildren(fragment);
   }

@@ -147,6 +147,10 @@ def test_stage_resolves_through_its_extends_chain(stage):
     else:
         assert resolved["apigateway_enabled"] is False and "app_function" not in resolved
         assert resolved["keep_warm"] is False
+        # learned reorder rules, hourly (docs/demand.md): the consumers stage has the shop's DB
+        assert [e for e in resolved["events"] if "expression" in e] == [{
+            "function": "consumers.learn_rules.handler", "expression": "rate(1 hour)",
+            "description": "Learned reorder rules from demand and lead times"}]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)

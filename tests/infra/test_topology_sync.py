@@ -96,7 +96,8 @@ def test_iam_service_map_names_only_topology_keys_and_covers_every_queue(terrafo
 
 def test_iam_services_match_the_design(terraform_hcl):
     services = iam_services(terraform_hcl)
-    assert services["shop"]["publishes"] == ["replenishment_requested", "stock_events"]
+    assert services["shop"]["publishes"] == ["replenishment_requested", "stock_events",
+                                             "backorder_events"]
     # the shop consumes nothing; it sends to source queues only to redrive dead letters, and
     # never to the factory's own production queue (dead_letters.NOT_REDRIVEN_BY_SHOP)
     assert services["shop"]["consumes"] == []
@@ -105,7 +106,9 @@ def test_iam_services_match_the_design(terraform_hcl):
     assert "production" in dead_letters.NOT_REDRIVEN_BY_SHOP
     assert services["factory"]["publishes"] == ["production_completed"]
     assert services["factory"]["consumes"] == ["production"] == services["factory"]["sends_to"]
-    assert services["consumers"]["publishes"] == ["stock_events"]
+    # the delivery consumer's restock fills backorders and reorders for those still waiting
+    assert services["consumers"]["publishes"] == ["replenishment_requested", "stock_events",
+                                                  "backorder_events"]
     assert services["consumers"]["consumes"] == ["order", "delivery", "notification"]
     assert services["consumers"]["sends_to"] == []
     assert {name: s["database"] for name, s in services.items()} == {

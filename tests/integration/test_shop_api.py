@@ -66,9 +66,11 @@ def test_rest_purchase_created_and_conflict(client):
 
 def test_items_show_their_reorder_rule(client):
     item = client.get("/items/2").get_json()
-    assert item == {"item_id": 2, "name": "Item2", "price": 20000, "quantity": 2, "factory_id": 2,
-                    "factory_name": "Factory2", "reorder_point": 1, "target_level": 10,
-                    "reorder_multiple": 1, "max_order_quantity": 100}
+    assert item == {"item_id": 2, "name": "Item2", "price": 20000, "quantity": 2,
+                    "backordered": 0, "available": 2, "factory_id": 2, "factory_name": "Factory2",
+                    "reorder_point": 1, "target_level": 10, "reorder_multiple": 1,
+                    "max_order_quantity": 100,
+                    "reorder_policy": "manual", "learned": None}
 
 
 def test_admin_adjustment_needs_the_bearer_token(client, shop_url):

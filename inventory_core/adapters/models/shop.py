@@ -7,6 +7,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -51,6 +52,10 @@ class Item(ShopBase):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     price: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
+    # Units owed to waiting backorders: the sum of their quantities, kept in the same transaction
+    # as every change to them, under this row's lock. A plain sale may take only quantity minus
+    # this (the conditional decrement checks both in one statement).
+    backordered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     factory_id: Mapped[int] = mapped_column(ForeignKey("factories.factory_id"))
 
     factory: Mapped[Factory] = relationship(lazy="joined")
@@ -70,6 +75,7 @@ class ReorderRule(ShopBase):
     __table_args__ = (CheckConstraint("reorder_point >= 0", name="reorder_point_not_negative"),
                       CheckConstraint("target_level >= reorder_point", name="target_reaches_point"),
                       CheckConstraint("multiple >= 1", name="multiple_positive"),
+                      CheckConstraint("policy IN ('manual', 'learned')", name="policy_known"),
                       CheckConstraint("max_order_quantity >= multiple",
                                       name="max_order_holds_a_multiple"))
 
@@ -78,6 +84,16 @@ class ReorderRule(ShopBase):
     target_level: Mapped[int] = mapped_column(Integer)
     multiple: Mapped[int] = mapped_column(Integer, default=1)
     max_order_quantity: Mapped[int | None] = mapped_column(Integer)
+    # manual: the numbers above as typed in. learned: rewritten on a schedule from the item's
+    # demand and its factory's lead times (inventory_core.service_layer.forecasting), with the
+    # parameters below (NULL: the defaults of inventory_core.domain.forecast).
+    policy: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    service_level: Mapped[float | None] = mapped_column(Float)
+    window_days: Mapped[int | None] = mapped_column(Integer)
+    review_days: Mapped[float | None] = mapped_column(Float)
+    learned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last attempt
+    learned_inputs: Mapped[dict | None] = mapped_column(JSON)  # what the numbers came from
+    learned_note: Mapped[str | None] = mapped_column(String(200))  # why the last attempt did not
 
 
 class Purchase(ShopBase):
@@ -93,6 +109,31 @@ class Purchase(ShopBase):
     remaining: Mapped[int] = mapped_column(Integer)  # stock left right after this attempt
     replenishment_order_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Backorder(ShopBase):
+    """A purchase taken while stock was short (`"backorder": true`): nothing sold at once, the
+    units are owed (items.backordered) and filled oldest first from the next restock, in the
+    restock's own transaction, as a purchase with its ledger row.
+
+    waiting -> filled (purchase_id set) | cancelled (by an operator)."""
+
+    __tablename__ = "backorders"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),
+                      CheckConstraint("status IN ('waiting', 'filled', 'cancelled')",
+                                      name="status_known"),
+                      Index("ix_backorders_item_status", "item_id", "status", "backorder_id"))
+
+    backorder_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    requester: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))  # told here when filled, if given
+    status: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
+    purchase_id: Mapped[int | None] = mapped_column(BigId)  # the sale that filled it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StockLedgerEntry(ShopBase):
