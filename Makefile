@@ -4,15 +4,22 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint demo bench generate clean install lambda-venv lock deploy-rehearsal
+.PHONY: run test lint demo bench simulate generate clean install lambda-venv lock deploy-rehearsal
 install: $(STAMP)
 
+# First use (or new requirements): say what is being installed and how far it has got.
 $(STAMP): requirements/runtime.txt requirements/dev.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -r requirements/dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+	@echo "make: setting up $(VENV) with the pinned packages of requirements/dev.txt (1-3 min)"
+	@echo "  [1/4] a virtualenv ($$($(PYTHON) --version))"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "  [2/4] pip, setuptools, wheel"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
+	@echo "  [3/4] the project's dependencies"
+	@$(PY) tools/pip_progress.py -r requirements/dev.txt
+	@echo "  [4/4] this project, editable"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+	@echo "make: $(VENV) is ready"
 
 run: $(STAMP)   ## the whole system locally: moto, both APIs, consumers, outbox relay
 	$(PY) -m local_stack
@@ -34,6 +41,9 @@ lint: $(STAMP)  ## ruff (style, bugs, import order) and mypy (types), configured
 
 bench: $(STAMP) ## benchmarks; writes docs/benchmarks.md
 	$(PY) -m bench
+
+simulate: $(STAMP) ## a year of fixed vs learned reorder rules; writes the table and chart in docs/demand.md
+	$(PY) -m bench.reorder_sim --write
 
 generate: $(STAMP) ## rewrite the files derived from inventory_core/topology.py (tests check they match)
 	$(PY) -m inventory_core.topology PREFIX > terraform/topology.json

@@ -6,8 +6,9 @@ from typing import cast
 
 from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
-from flask_smorest import Api
 
+from api_common import swagger_ui
+from api_common.docs import Api
 from api_common.errors import register_error_handlers
 from api_common.validation import RowId
 from inventory_core import correlation
@@ -18,9 +19,7 @@ OPENAPI_DEFAULTS = {
     "API_VERSION": "1.0.0",
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/",
-    "OPENAPI_JSON_PATH": "openapi.json",
-    "OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    "OPENAPI_JSON_PATH": "openapi.json",  # /docs is api_common.swagger_ui: no CDN
     "MAX_CONTENT_LENGTH": 64 * 1024,  # a purchase is a few dozen bytes; refuse floods early
     "JSON_AS_ASCII": False,
     "PUBLISH_AFTER_COMMIT": True,  # hand events to SNS right after commit (the sweep retries)
@@ -48,6 +47,7 @@ def build_app(import_name: str, title: str, config: dict | None,
     api.register_converter(RowId, RowId.openapi_schema)
     carry_correlation_id(app)
     register_error_handlers(app)
+    app.register_blueprint(swagger_ui.bp)  # not in OpenAPI: a page about it
     return app, api
 
 

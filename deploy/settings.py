@@ -87,6 +87,10 @@ EXCLUDE = [
     # bars, YAML): the handler imports werkzeug, boto3, botocore and durationpy only
     "troposphere", "cfn_flip", "cfn_clean", "cfn_tools", "placebo", "hjson", "tqdm", "argcomplete",
     "kappa", "toml", "yaml", "_yaml", "slugify", "text_unidecode",
+    # Swagger UI's source maps and the builds /docs never loads (api_common.swagger_ui serves
+    # swagger-ui-bundle.js, swagger-ui.css and a favicon): 6.8 of swagger-ui-bundle's 8.3 MB
+    "*.js.map", "*.css.map", "swagger-ui-es-bundle*.js", "swagger-ui.js",
+    "swagger-ui-standalone-preset.js",
 ]
 
 
@@ -310,8 +314,10 @@ def env_stages(env: str, outputs: dict, factory_api_url: str | None = None) -> d
 
 
 def rate_expression(minutes: int) -> str:
-    """EventBridge's rate syntax: singular unit for 1 ("rate(1 minute)"), plural otherwise."""
-    return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
+    """EventBridge's rate syntax: singular unit for 1 ("rate(1 minute)", "rate(1 hour)"),
+    plural otherwise."""
+    amount, unit = (minutes // 60, "hour") if minutes % 60 == 0 else (minutes, "minute")
+    return f"rate({amount} {unit}{'' if amount == 1 else 's'})"
 
 
 def build(existing: dict | None, env_outputs: dict[str, dict],

@@ -5,7 +5,6 @@ from flask_smorest import Blueprint
 
 from api_common import privacy, settings_of
 from api_common.context import unit_of_work
-from api_common.errors import error_response
 from factory_api import schemas
 from factory_api.auth import WRITER_ONLY
 from inventory_core.service_layer import factory_service
@@ -60,10 +59,8 @@ def list_production_orders(query: dict):
 @blp.response(200, schemas.ProductionOrder)
 @blp.alt_response(404, description="No such production order")
 def get_production_order(production_order_id: int):
-    order = factory_service.get_production_order(unit_of_work(), production_order_id)
-    if order is None:
-        return error_response(404, f"Production order {production_order_id} does not exist.")
-    return privacy.for_caller(order)
+    return privacy.for_caller(factory_service.get_production_order(unit_of_work(),
+                                                                   production_order_id))
 
 
 @blp.get("/health")

@@ -5,6 +5,9 @@ from marshmallow import Schema, fields, validate
 
 from api_common.validation import BIG_ID, CORRELATION_ID, ID, NAME, QUANTITY, Text
 from inventory_core.service_layer.factory_service import STATUSES
+from inventory_core.service_layer.resources import (  # the routes' output schema, re-exported
+    ProductionOrder as ProductionOrder,
+)
 
 
 class SeedLog(Schema):
@@ -27,21 +30,6 @@ class ProductionOrderRequest(Schema):
     quantity = fields.Integer(required=True, strict=True, validate=QUANTITY)
     requester = Text(required=True, validate=NAME)
     correlation_id = fields.String(load_default=None, allow_none=True, validate=CORRELATION_ID)
-
-
-class ProductionOrder(Schema):
-    production_order_id = fields.Integer()
-    replenishment_order_id = fields.Integer()
-    factory_id = fields.Integer()
-    item_id = fields.Integer()
-    item_name = fields.String()
-    quantity = fields.Integer()
-    requester = fields.String()
-    status = fields.String(metadata={"description": " | ".join(STATUSES)})
-    due_at = fields.String()
-    created_at = fields.String()
-    completed_at = fields.String(allow_none=True)
-    cancelled_at = fields.String(allow_none=True)
 
 
 class ProductionOrderQuery(Schema):

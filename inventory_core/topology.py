@@ -147,6 +147,9 @@ class Schedule:
 SCHEDULES = (
     Schedule("consumers.lifecycle.handler", "consumers", 1,
              "Replenishment lifecycle check: deadlines, reconciliation, escalation"),
+    # Learned reorder rules (docs/demand.md); the consumers stage has the shop database.
+    Schedule("consumers.learn_rules.handler", "consumers", 60,
+             "Learned reorder rules from demand and lead times"),
 )
 
 

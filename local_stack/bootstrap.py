@@ -48,7 +48,7 @@ def ensure_mysql_database(url: str) -> None:
     finally:
         server.dispose()
     if created:
-        say(f"created database {name} on {redact(server_url.render_as_string(False))}")
+        say(f"created database {name} on {server_url.render_as_string(hide_password=True)}")
 
 
 def setup_messaging(settings: Settings, visibility_timeout: int) -> None:

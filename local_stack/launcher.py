@@ -4,7 +4,6 @@ Used by `python -m local_stack.demo` when no stack answers, and by the e2e tests
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import threading
 import time
 from contextlib import nullcontext, suppress
 from pathlib import Path
+
+import psutil
 
 from local_stack.stack_config import ROOT
 from local_stack.supervisor import BANNER_RULE, EXIT_WITH_PARENT, READY_TEXT
@@ -99,12 +100,12 @@ class StackProcess:
         if process.poll() is None:
             # Taken before the signal: once the supervisor is gone its parts are re-parented and
             # can no longer be found below it.
-            tree = started_at(descendants(process.pid))
+            tree = processes_below(process.pid)
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                tree.update(started_at(descendants(process.pid)))  # parts it restarted since
+                tree += processes_below(process.pid)  # parts it restarted since
                 process.kill()
                 process.wait(5)
                 kill_all(tree)
@@ -114,56 +115,30 @@ class StackProcess:
 
 
 def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (Linux /proc), whatever session or group it moved to."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+    """Every process below `pid`, whatever session or group it moved to."""
+    return {child.pid for child in processes_below(pid)}
+
+
+def processes_below(pid: int) -> list[psutil.Process]:
+    """The processes below `pid`, each remembering its start time: what `kill_all` takes, so that
+    it never signals an unrelated process that was given a recycled pid (psutil checks)."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def alive(pid: int) -> bool:
     """True for a running process (a zombie awaiting its parent counts as gone)."""
-    return _start_time(pid) is not None
-
-
-def _start_time(pid: int) -> int | None:
-    """When `pid` started (clock ticks since boot), or None once it is gone or a zombie."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] == b"Z" else int(fields[19])
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
-def started_at(pids) -> dict[int, int]:
-    """{pid: start time} of those of `pids` still running: what `kill_all` takes, so that it never
-    signals an unrelated process that was given a recycled pid."""
-    return {pid: start for pid in pids if (start := _start_time(pid)) is not None}
-
-
-def kill_all(processes: dict[int, int], timeout: float = 5.0) -> None:
-    """SIGKILL each process of `started_at(...)` still running, and wait (up to `timeout`) until
-    none is."""
-    def left() -> list[int]:
-        return [pid for pid, start in processes.items() if _start_time(pid) == start]
-
-    for pid in left():
-        with suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while left() and time.monotonic() < deadline:
-        time.sleep(0.05)
+def kill_all(processes: list[psutil.Process], timeout: float = 5.0) -> None:
+    """SIGKILL each of `processes` still running, and wait (up to `timeout`) until none is."""
+    for process in processes:
+        with suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            process.kill()
+    psutil.wait_procs(processes, timeout=timeout)

@@ -7,10 +7,12 @@ children, from the environment built by `child_environment`.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from inventory_core.config import (
     ADMIN_SECRET_ARN,
@@ -49,6 +51,8 @@ DEFAULT_RELAY_INTERVAL = 3.0
 # short REPLENISHMENT_* timeouts (a demo, a test) take effect within seconds.
 LIFECYCLE_INTERVAL = "LIFECYCLE_INTERVAL"
 DEFAULT_LIFECYCLE_INTERVAL = 5.0
+LEARN_INTERVAL = "LEARN_INTERVAL"  # seconds between learned-rule runs (hourly on AWS)
+DEFAULT_LEARN_INTERVAL = 60.0
 LOCAL_VERBOSE = "LOCAL_VERBOSE"  # 1: also show moto's request log
 # Who the operator e-mails go to locally (failed or stalled orders, delivery anomalies): moto's
 # SES keeps them, the dashboard lists them. OPERATOR_EMAIL chooses another.
@@ -154,6 +158,10 @@ def lifecycle_interval(environ=None) -> float:
     env = os.environ if environ is None else environ
     return (_number(env, LIFECYCLE_INTERVAL, DEFAULT_LIFECYCLE_INTERVAL)
             or DEFAULT_LIFECYCLE_INTERVAL)
+def learn_interval(environ=None) -> float:
+    """LEARN_INTERVAL, or its default when unset or 0."""
+    env = os.environ if environ is None else environ
+    return _number(env, LEARN_INTERVAL, DEFAULT_LEARN_INTERVAL) or DEFAULT_LEARN_INTERVAL
 
 
 def load(environ=None) -> StackConfig:
@@ -239,5 +247,8 @@ def part_environment(config: StackConfig, part: str) -> dict[str, str]:
 
 
 def redact(url: str) -> str:
-    """A database URL fit to print: its password hidden."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """A database URL fit to print: its password hidden (SQLAlchemy's own rendering)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy could connect to: show none of it
+        return "<not a database URL>"

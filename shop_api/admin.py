@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 
 from api_common.auth import admin_required
 from api_common.context import messaging, unit_of_work
-from api_common.errors import error_response
 from inventory_core.service_layer import (
     backorders,
     dead_letters,
@@ -27,10 +26,7 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 @blp.doc(security=BEARER)
 @admin_required
 def adjust_stock(body: dict, item_id: int):
-    try:
-        quantity = shop_service.adjust_stock(unit_of_work(), item_id, body["delta"], body["reason"])
-    except shop_service.InvalidQuantity as exc:
-        return error_response(422, str(exc))
+    quantity = shop_service.adjust_stock(unit_of_work(), item_id, body["delta"], body["reason"])
     return {"item_id": item_id, "quantity": quantity}
 
 
@@ -44,6 +40,19 @@ def cancel_backorder(backorder_id: int):
     """Cancel a waiting backorder: its units are no longer owed (a plain sale may take them).
     404 and 409 (filled or cancelled already) come from the domain's errors."""
     return backorders.cancel(unit_of_work(), backorder_id)
+
+
+@blp.put("/items/<id:item_id>/reorder-rule")
+@blp.arguments(schemas.ReorderRuleUpdate)
+@blp.response(200, schemas.Item)
+@blp.alt_response(404, description="No such item")
+@blp.doc(security=BEARER)
+@admin_required
+def set_reorder_rule(body: dict, item_id: int):
+    """Set the item's rule: `manual` with its numbers, or `learned` (learned at once and then
+    hourly from its demand and its factory's lead times; docs/demand.md)."""
+    return shop_service.set_reorder_rule(unit_of_work(), item_id,
+                                         shop_service.RuleSettings(**body))
 
 
 @blp.get("/dead-letters")
@@ -62,10 +71,7 @@ def list_dead_letters(query: dict):
 @blp.doc(security=BEARER)
 @admin_required
 def get_dead_letter(dead_letter_id: int):
-    row = dead_letters.get_dead_letter(unit_of_work(), dead_letter_id)
-    if row is None:
-        return error_response(404, f"Dead letter {dead_letter_id} does not exist.")
-    return row
+    return dead_letters.get_dead_letter(unit_of_work(), dead_letter_id)
 
 
 @blp.post("/dead-letters/<id:dead_letter_id>/redrive")

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from api_common import auth, settings_of
 from api_common.context import unit_of_work
+from api_common.headers import hardened
 from inventory_core.service_layer import dashboard, sign_in
 
 log = logging.getLogger(__name__)
@@ -29,29 +30,15 @@ log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
                static_folder="static", static_url_path="/static")
 REFRESH_SECONDS = 2.5
-# Everything the page loads comes from this origin; no inline script can run (inline styles
-# may: the stock bars' widths); forms post only here; no other site may frame it.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
-
-
-def _hardened(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
 
 
 @bp.get("")
 def page() -> Response:
     session = auth.current_session()
     if session is None:
-        return _hardened(redirect(url_for("dashboard.sign_in_page"), 303))
+        return hardened(redirect(url_for("dashboard.sign_in_page"), 303))
     state = _state()
-    return _hardened(make_response(render_template(
+    return hardened(make_response(render_template(
         "dashboard.html", state=state, refresh_ms=int(REFRESH_SECONDS * 1000),
         csrf_token=session.csrf_token)))
 
@@ -59,7 +46,7 @@ def page() -> Response:
 @bp.get("/state")
 @auth.admin_required
 def state_json() -> Response:
-    return _hardened(make_response(_state()))
+    return hardened(make_response(_state()))
 
 
 def _state() -> dict:
@@ -74,14 +61,14 @@ def _sign_in_form(status: int = 200, problem: str | None = None) -> Response:
         enabled = bool(auth.admin_credential())
     except auth.CredentialUnavailable:
         enabled, problem = False, "The admin credential cannot be read right now; try again."
-    return _hardened(make_response(render_template(
+    return hardened(make_response(render_template(
         "sign_in.html", enabled=enabled, problem=problem), status))
 
 
 @bp.get("/login")
 def sign_in_page() -> Response:
     if auth.current_session() is not None:
-        return _hardened(redirect(url_for("dashboard.page"), 303))
+        return hardened(redirect(url_for("dashboard.page"), 303))
     return _sign_in_form()
 
 
@@ -118,7 +105,7 @@ def sign_in_submit() -> Response:
         log.warning("operator sign-in refused: wrong credential from %s", client)
         return _sign_in_form(401, "That is not the admin credential.")
     log.info("operator signed in from %s", client)
-    response = _hardened(redirect(url_for("dashboard.page"), 303))
+    response = hardened(redirect(url_for("dashboard.page"), 303))
     auth.start_session(response, credential)
     return response
 
@@ -126,6 +113,6 @@ def sign_in_submit() -> Response:
 @bp.post("/logout")
 @auth.admin_required
 def sign_out() -> Response:
-    response = _hardened(redirect(url_for("dashboard.sign_in_page"), 303))
+    response = hardened(redirect(url_for("dashboard.sign_in_page"), 303))
     auth.end_session(response)
     return response

@@ -46,16 +46,12 @@ def create_purchase(body: dict):
         keyed = idempotency.keyed_request(body)
     except idempotency.InvalidKey as exc:
         return error_response(400, str(exc))
-    try:
-        if keyed is None:
-            return json_response(*answer(shop_service.purchase(
-                unit_of_work(), item, body["quantity"], body["requester"], backorder)))
-        return idempotency.answered(shop_service.purchase_once(
-            unit_of_work(), keyed, answer, item, body["quantity"], body["requester"], backorder))
-    except shop_service.ItemNotFound:
-        return error_response(404, "That item does not exist.")
-    except shop_service.KeyReused as exc:
-        return error_response(422, f"{exc}; use a new key for a new purchase.")
+    # No such item (404) and a reused key (422): api_common.errors answers the domain's refusals.
+    if keyed is None:
+        return json_response(*answer(shop_service.purchase(
+            unit_of_work(), item, body["quantity"], body["requester"], backorder)))
+    return idempotency.answered(shop_service.purchase_once(
+        unit_of_work(), keyed, answer, item, body["quantity"], body["requester"], backorder))
 
 
 def purchase_answer(result: shop_service.PurchaseResult, operator: bool) -> tuple[int, dict]:
@@ -87,10 +83,8 @@ def list_replenishments(query: dict):
 @blp.response(200, schemas.ReplenishmentOrder)
 @blp.alt_response(404, description="No such replenishment order")
 def get_replenishment(replenishment_order_id: int):
-    order = shop_service.get_replenishment(unit_of_work(), replenishment_order_id)
-    if order is None:
-        return error_response(404, f"Replenishment order {replenishment_order_id} does not exist.")
-    return privacy.for_caller(order)
+    return privacy.for_caller(shop_service.get_replenishment(unit_of_work(),
+                                                             replenishment_order_id))
 
 
 @blp.get("/backorders")

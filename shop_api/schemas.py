@@ -1,4 +1,6 @@
-"""Request and response schemas of the shop API (marshmallow; they also make the OpenAPI doc)."""
+"""Request and response schemas of the shop API (marshmallow; they also make the OpenAPI doc).
+Each resource's output schema is inventory_core.service_layer.resources' (the services dump
+with it too)."""
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -6,6 +8,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api_common.validation import EMAIL_LENGTH, ID, NAME, QUANTITY, StrictBoolean, Text
 from inventory_core.domain.events import MAX_QUANTITY
 from inventory_core.domain.replenishment import STATUSES
+from inventory_core.service_layer.resources import (  # the routes' output schemas, re-exported
+    DeadLetter as DeadLetter,
+)
+from inventory_core.service_layer.resources import Item as Item
+from inventory_core.service_layer.resources import ReplenishmentOrder as ReplenishmentOrder
 
 
 class SeedPurchase(Schema):
@@ -34,45 +41,6 @@ class PurchaseRequest(Schema):
             raise ValidationError("Give exactly one of item_id and item_name.", "item_id")
         if "email" in data and not data.get("backorder"):
             raise ValidationError("An e-mail address is only for a backorder.", "email")
-
-
-class ReplenishmentOrder(Schema):
-    replenishment_order_id = fields.Integer()
-    item_id = fields.Integer()
-    quantity = fields.Integer()
-    status = fields.String(metadata={"description": " | ".join(STATUSES) + " (docs/events.md: "
-                                                    "the lifecycle)"})
-    trigger = fields.String(metadata={"description": "shortage | reorder_point"})
-    requester = fields.String()
-    factory_reference = fields.String(allow_none=True,
-                                      metadata={"description": "the factory's production order"})
-    received_quantity = fields.Integer(allow_none=True)
-    request_count = fields.Integer(metadata={"description": "how often the factory was asked"})
-    created_at = fields.String()
-    requested_at = fields.String(metadata={"description": "the latest request"})
-    accepted_at = fields.String(allow_none=True)
-    due_at = fields.String(allow_none=True, metadata={"description": "the factory's due time"})
-    fulfilled_at = fields.String(allow_none=True)
-    ended_at = fields.String(allow_none=True, metadata={"description": "cancelled or failed at"})
-    end_reason = fields.String(allow_none=True)
-
-
-class Item(Schema):
-    item_id = fields.Integer()
-    name = fields.String()
-    price = fields.Integer()
-    quantity = fields.Integer(metadata={"description": "on hand"})
-    backordered = fields.Integer(metadata={"description": "owed to waiting backorders"})
-    available = fields.Integer(metadata={"description": "what a purchase can take now: "
-                                                        "on hand less backordered"})
-    factory_id = fields.Integer()
-    factory_name = fields.String()
-    reorder_point = fields.Integer()
-    target_level = fields.Integer()
-    reorder_multiple = fields.Integer()
-    max_order_quantity = fields.Integer(metadata={
-        "description": "the most one replenishment order asks for, whatever the shortage "
-                       "(default 10 x target_level)"})
 
 
 class PurchaseResult(Schema):
@@ -136,28 +104,34 @@ class CancelRequest(Schema):
                   metadata={"description": "why (kept with the order; the factory is told)"})
 
 
+class ReorderRuleUpdate(Schema):
+    policy = fields.String(required=True, validate=validate.OneOf(["manual", "learned"]))
+    reorder_point = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY))
+    target_level = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    multiple = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    service_level = fields.Float(validate=validate.Range(min=0.5, max=0.999), metadata={
+        "description": "learned: chance of no stock-out in a replenishment cycle (0.95)"})
+    window_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365), metadata={
+        "description": "learned: days of sales to learn demand from (28)"})
+    review_days = fields.Float(validate=validate.Range(min=0, max=90), metadata={
+        "description": "learned: the target adds this many days of demand (7)"})
+
+    @validates_schema
+    def numbers_fit_the_policy(self, data, **kwargs):
+        numbers = [name for name in ("reorder_point", "target_level") if name in data]
+        if data.get("policy") == "manual":
+            if len(numbers) < 2:
+                raise ValidationError("A manual rule needs reorder_point and target_level.",
+                                      "target_level")
+            if data["target_level"] < data["reorder_point"]:
+                raise ValidationError("target_level must reach reorder_point.", "target_level")
+        elif numbers:
+            raise ValidationError("A learned rule's numbers are learned, not set.", numbers[0])
+
+
 class StockLevel(Schema):
     item_id = fields.Integer()
     quantity = fields.Integer()
-
-
-class DeadLetter(Schema):
-    dead_letter_id = fields.Integer()
-    dlq = fields.String()
-    source_queue = fields.String()
-    message_id = fields.String()
-    event_id = fields.String(allow_none=True)
-    event_type = fields.String(allow_none=True)
-    body = fields.String()
-    attributes = fields.Dict(metadata={"description": "message attributes, SQS send shape"})
-    failure_reason = fields.String(allow_none=True,
-                                   metadata={"description": "set when a consumer dead-lettered "
-                                                            "it at once as permanently failed"})
-    receive_count = fields.Integer()
-    status = fields.String(metadata={"description": "dead | redriven"})
-    first_seen = fields.String()
-    last_seen = fields.String()
-    redriven_at = fields.String(allow_none=True)
 
 
 class DeadLetterQuery(Schema):

@@ -43,7 +43,7 @@ def buy():
     except shop_service.ItemNotFound:
         return error_response(400, "상품 없음", seed_shape=True)
     except shop_service.KeyReused as exc:
-        return error_response(422, f"{exc}; use a new key for a new purchase.", seed_shape=True)
+        return error_response(422, str(exc), seed_shape=True)
 
 
 def seed_answer(result: shop_service.PurchaseResult) -> tuple[int, dict]:

@@ -87,8 +87,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
 
 # Outbox rows the relays gave up on (OUTBOX_MAX_ATTEMPTS failed publishes: a deleted topic, a KMS
 # or IAM mistake) wait for an operator; each service's sweep reports how many, every minute
-# (metric OutboxParkedRows, consumers/outbox_sweep.py). "ignore": a sweep that stops reporting
-# keeps the alarm in the state it was in.
+# (metric OutboxParkedRows, consumers/outbox_sweep.py).
 resource "aws_cloudwatch_metric_alarm" "outbox_parked" {
   for_each = toset(["shop", "factory"])
 
@@ -102,7 +101,7 @@ resource "aws_cloudwatch_metric_alarm" "outbox_parked" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
-  treat_missing_data  = "ignore"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
 }

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inventory_core.domain.errors import Unprocessable
 from inventory_core.domain.events import MAX_QUANTITY
 
 
-class InvalidQuantity(ValueError):
-    pass
+class InvalidQuantity(Unprocessable):
+    """A quantity, or a stock level it would make, out of range (HTTP 422)."""
 
 
 def check_quantity(quantity: int) -> None:

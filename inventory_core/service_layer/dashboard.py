@@ -23,10 +23,9 @@ from inventory_core.adapters.models.shop import (
 from inventory_core.adapters.outbox import parked_count, parked_rows, pending_count
 from inventory_core.domain import replenishment
 from inventory_core.domain.replenishment import Timeouts
-from inventory_core.service_layer import replenishments
+from inventory_core.service_layer import replenishments, resources
 from inventory_core.service_layer.backorders import waiting_by_item
 from inventory_core.service_layer.dead_letters import failure_reason
-from inventory_core.service_layer.shop_service import item_as_dict
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 LEDGER_ROWS = 12
@@ -68,7 +67,7 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None,
         waiting = waiting_by_item(session, now)
         items = []
         for item in session.scalars(select(Item).order_by(Item.item_id)).unique():
-            row = item_as_dict(item)
+            row = resources.ITEM.dump(item)
             ad, order = ads.get(item.item_id), open_by_item.get(item.item_id)
             backorders = waiting.get(item.item_id, {})
             items.append({**row, "level": stock_level(item.quantity, row["reorder_point"]),

@@ -16,9 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from inventory_core.adapters import metrics
-from inventory_core.adapters.models.common import iso, utcnow
+from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import DeadLetter
 from inventory_core.domain.errors import Conflict, NotFound
+from inventory_core.service_layer import resources
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 from inventory_core.topology import TOPOLOGY, source_queue_of
 
@@ -82,17 +83,6 @@ def failure_reason(row: DeadLetter) -> str | None:
     return ((row.attributes or {}).get("failure_reason") or {}).get("StringValue")
 
 
-def as_dict(row: DeadLetter) -> dict:
-    attributes = row.attributes or {}
-    reason = failure_reason(row)
-    return {"dead_letter_id": row.dead_letter_id, "dlq": row.dlq, "source_queue": row.source_queue,
-            "message_id": row.message_id, "event_id": row.event_id, "event_type": row.event_type,
-            "body": row.body, "attributes": attributes, "failure_reason": reason,
-            "receive_count": row.receive_count, "status": row.status,
-            "first_seen": iso(row.first_seen), "last_seen": iso(row.last_seen),
-            "redriven_at": iso(row.redriven_at)}
-
-
 @retry_transient
 def record_dead_letter(uow: UnitOfWork, dlq: str, message_id: str, body: str,
                        attributes: dict | None, receive_count: int) -> Recorded:
@@ -135,13 +125,15 @@ def list_dead_letters(uow: UnitOfWork, status: str | None = None, limit: int = 1
         query = select(DeadLetter).order_by(DeadLetter.dead_letter_id.desc()).limit(limit)
         if status:
             query = query.where(DeadLetter.status == status)
-        return [as_dict(row) for row in uow.session.scalars(query)]
+        return resources.DEAD_LETTERS.dump(uow.session.scalars(query))
 
 
-def get_dead_letter(uow: UnitOfWork, dead_letter_id: int) -> dict | None:
+def get_dead_letter(uow: UnitOfWork, dead_letter_id: int) -> dict:
     with uow:
         row = uow.session.get(DeadLetter, dead_letter_id)
-        return as_dict(row) if row else None
+        if row is None:
+            raise DeadLetterNotFound(dead_letter_id)
+        return resources.DEAD_LETTER.dump(row)
 
 
 def redrive(uow: UnitOfWork, messaging: QueueSender, dead_letter_id: int) -> dict:
@@ -166,7 +158,8 @@ def redrive(uow: UnitOfWork, messaging: QueueSender, dead_letter_id: int) -> dic
         uow.session.execute(update(DeadLetter).where(DeadLetter.dead_letter_id == dead_letter_id)
                             .values(status="redriven", redriven_at=utcnow()))
         uow.commit()
-        return as_dict(uow.session.get_one(DeadLetter, dead_letter_id, populate_existing=True))
+        return resources.DEAD_LETTER.dump(
+            uow.session.get_one(DeadLetter, dead_letter_id, populate_existing=True))
 
 
 def redrive_all(uow: UnitOfWork, messaging: QueueSender, source_queue: str | None = None,

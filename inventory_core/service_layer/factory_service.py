@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from inventory_core.adapters.models.factory import FactorySite, ProductionLog, P
 from inventory_core.domain.errors import Conflict, NotFound
 from inventory_core.domain.events import new_event
 from inventory_core.domain.stock import InvalidQuantity, check_quantity  # noqa: F401 (part of the API)
+from inventory_core.service_layer import resources
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 from inventory_core.topology import SQS_MAX_DELAY_SECONDS
 
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 # is better than sending another message for less than a second.
 DUE_TOLERANCE_SECONDS = 1.0
 STATUSES = ("in_production", "completed", "cancelled")
+
+
+class ProductionOrderNotFound(NotFound):
+    def __init__(self, production_order_id: object) -> None:
+        super().__init__(f"Production order {production_order_id} does not exist.")
 
 
 class UnknownFactory(NotFound):
@@ -62,30 +68,6 @@ def _same_terms(existing: ProductionOrder, factory_id: int, item_id: int, quanti
 
 # --- shapes -------------------------------------------------------------------------------------
 
-def seed_datetime(value: datetime) -> str:
-    """The seed's log timestamp: ISO UTC with milliseconds and a Z, "2023-05-18T09:46:48.000Z"."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def production_order_as_dict(order: ProductionOrder) -> dict:
-    return {"production_order_id": order.production_order_id,
-            "replenishment_order_id": order.replenishment_order_id,
-            "factory_id": order.factory_id, "item_id": order.item_id,
-            "item_name": order.item_name, "quantity": order.quantity,
-            "requester": order.requester, "status": order.status,
-            "due_at": iso(order.due_at), "created_at": iso(order.created_at),
-            "completed_at": iso(order.completed_at), "cancelled_at": iso(order.cancelled_at)}
-
-
-def log_as_dict(entry: ProductionLog) -> dict:
-    """The seed's log shape, in its key order."""
-    return {"log_id": entry.log_id, "factory_id": entry.factory_id,
-            "factory_name": entry.factory_name, "item_id": entry.item_id,
-            "item_name": entry.item_name, "quantity": entry.quantity,
-            "requester": entry.requester, "datetime": seed_datetime(entry.logged_at)}
-
-
 def _order_for(session, replenishment_order_id: int) -> ProductionOrder | None:
     return session.scalar(select(ProductionOrder)
                           .where(ProductionOrder.replenishment_order_id == replenishment_order_id))
@@ -112,7 +94,7 @@ def accept_production_order(uow: UnitOfWork, replenishment_order_id: int, factor
         existing = _order_for(session, replenishment_order_id)
         if existing is not None:
             _same_terms(existing, factory_id, item_id, quantity)
-            return production_order_as_dict(existing), False
+            return resources.PRODUCTION_ORDER.dump(existing), False
         factory = session.get(FactorySite, factory_id)
         if factory is None:
             raise UnknownFactory(factory_id)
@@ -135,13 +117,13 @@ def accept_production_order(uow: UnitOfWork, replenishment_order_id: int, factor
             if existing is None:
                 raise
             _same_terms(existing, factory_id, item_id, quantity)
-            return production_order_as_dict(existing), False
+            return resources.PRODUCTION_ORDER.dump(existing), False
         session.add(ProductionLog(factory_id=factory_id, factory_name=factory.name,
                                   item_id=item_id, item_name=item_name, quantity=quantity,
                                   requester=requester, logged_at=now,
                                   production_order_id=order.production_order_id))
         uow.emit(_due_event(order), delay_seconds=min(lead, SQS_MAX_DELAY_SECONDS))
-        result = production_order_as_dict(order)
+        result = resources.PRODUCTION_ORDER.dump(order)
         uow.commit()
     log.info("production order #%d accepted for replenishment order #%d: %d x %s at %s, due in "
              "%d s", result["production_order_id"], replenishment_order_id, quantity, item_name,
@@ -221,12 +203,12 @@ def cancel_production_order(uow: UnitOfWork, replenishment_order_id: int, factor
                 if existing is None:
                     raise
             else:
-                result = production_order_as_dict(tombstone)
+                result = resources.PRODUCTION_ORDER.dump(tombstone)
                 uow.commit()
                 return result, True
         _same_terms(existing, factory_id, item_id, quantity)
         if existing.status == "cancelled":
-            return production_order_as_dict(existing), False
+            return resources.PRODUCTION_ORDER.dump(existing), False
         # Conditional: the production consumer may be completing it at this very moment.
         won = rows_matched(session,
             update(ProductionOrder)
@@ -237,7 +219,7 @@ def cancel_production_order(uow: UnitOfWork, replenishment_order_id: int, factor
         session.refresh(existing)
         if not won:
             raise AlreadyProduced(existing)
-        result = production_order_as_dict(existing)
+        result = resources.PRODUCTION_ORDER.dump(existing)
         uow.commit()
     return result, True
 
@@ -253,7 +235,7 @@ def create_log(uow: UnitOfWork, factory_id: int, factory_name: str, item_id: int
                               logged_at=utcnow())
         uow.session.add(entry)
         uow.session.flush()
-        result = log_as_dict(entry)
+        result = resources.LOG.dump(entry)
         uow.commit()
     return result
 
@@ -266,7 +248,7 @@ def list_logs(uow: UnitOfWork, limit: int | None = None) -> list[dict]:
         query = select(ProductionLog).order_by(ProductionLog.log_id)
         if limit is not None:
             query = query.limit(limit)
-        return [log_as_dict(entry) for entry in uow.session.scalars(query)]
+        return resources.LOGS.dump(uow.session.scalars(query))
 
 
 def list_production_orders(uow: UnitOfWork, status: str | None = None,
@@ -276,10 +258,12 @@ def list_production_orders(uow: UnitOfWork, status: str | None = None,
         query = select(ProductionOrder).order_by(ProductionOrder.production_order_id.desc())
         if status:
             query = query.where(ProductionOrder.status == status)
-        return [production_order_as_dict(o) for o in uow.session.scalars(query.limit(limit))]
+        return resources.PRODUCTION_ORDERS.dump(uow.session.scalars(query.limit(limit)))
 
 
-def get_production_order(uow: UnitOfWork, production_order_id: int) -> dict | None:
+def get_production_order(uow: UnitOfWork, production_order_id: int) -> dict:
     with uow:
         order = uow.session.get(ProductionOrder, production_order_id)
-        return production_order_as_dict(order) if order else None
+        if order is None:
+            raise ProductionOrderNotFound(production_order_id)
+        return resources.PRODUCTION_ORDER.dump(order)

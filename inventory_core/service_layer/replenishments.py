@@ -28,7 +28,7 @@ from inventory_core.domain.errors import NotFound
 from inventory_core.domain.events import new_event
 from inventory_core.domain.replenishment import Action, FactoryView, Status, Timeouts
 from inventory_core.domain.text import one_line
-from inventory_core.service_layer.shop_service import replenishment_as_dict
+from inventory_core.service_layer import resources
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def cancel(uow: UnitOfWork, replenishment_order_id: int,
         uow.emit(new_event("replenishment.cancelled", {
             **_order_payload(uow.session, order), "requester": order.requester,
             "reason": order.end_reason or reason}))
-        result = replenishment_as_dict(order)
+        result = resources.REPLENISHMENT.dump(order)
         uow.commit()
     log.info("replenishment order %s cancelled: %s", replenishment_order_id, reason)
     metrics.emit("ReplenishmentsCancelled")

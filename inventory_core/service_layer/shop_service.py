@@ -14,11 +14,12 @@ from sqlalchemy.orm import lazyload
 from inventory_core.adapters import idempotency_keys, metrics
 from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
-from inventory_core.adapters.models.common import iso, utcnow
+from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import (
     DeliveryAnomaly,
     Item,
     Purchase,
+    ReorderRule,
     ReplenishmentOrder,
     ShopProcessedEvent,
     StockLedgerEntry,
@@ -36,7 +37,7 @@ from inventory_core.domain.stock import (
     needs_reorder,
     reorder_quantity,
 )
-from inventory_core.service_layer import backorders
+from inventory_core.service_layer import backorders, forecasting, resources
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,11 @@ class ItemNotFound(NotFound):
 
 class KeyReused(Unprocessable):
     """An Idempotency-Key sent again with a different request."""
+
+
+class ReplenishmentNotFound(NotFound):
+    def __init__(self, replenishment_order_id: object) -> None:
+        super().__init__(f"Replenishment order {replenishment_order_id} does not exist.")
 
 
 class BackorderTooLarge(Unprocessable):
@@ -102,20 +108,6 @@ def rule_of(item: Item) -> Rule:
             else DEFAULT_RULE)
 
 
-def replenishment_as_dict(order: ReplenishmentOrder) -> dict:
-    return {"replenishment_order_id": order.replenishment_order_id, "item_id": order.item_id,
-            "quantity": order.quantity, "status": order.status, "trigger": order.trigger,
-            "requester": order.requester, "factory_reference": order.factory_reference,
-            "received_quantity": order.received_quantity,
-            "request_count": order.request_count,
-            "created_at": iso(order.created_at),
-            "requested_at": iso(order.requested_at or order.created_at),
-            "accepted_at": iso(order.accepted_at),
-            "due_at": iso(order.due_at),
-            "fulfilled_at": iso(order.fulfilled_at),
-            "ended_at": iso(order.ended_at), "end_reason": order.end_reason}
-
-
 def _find_item(session, item: str | int) -> Item:
     """An item by its name (the seed's way) or by its id."""
     key = Item.item_id if isinstance(item, int) and not isinstance(item, bool) else Item.name
@@ -161,7 +153,8 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
         first = idempotency_keys.claim_key(uow.session, request.key, request.fingerprint)
         if first is not None:
             if first.request_hash != request.fingerprint:
-                raise KeyReused("this Idempotency-Key was used for a different request")
+                raise KeyReused("This Idempotency-Key was used for a different request; use a new "
+                                "key for a new purchase.")
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
         result = _sell(uow, item_key, quantity, requester, backorder)
         status, body = answer(result)
@@ -242,7 +235,7 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
                                       requester, "shortage")
     record.replenishment_order_id = order.replenishment_order_id if order else None
     return PurchaseResult(sold, record.purchase_id, item.item_id, item.name, quantity,
-                          remaining, replenishment_as_dict(order) if order else None,
+                          remaining, resources.REPLENISHMENT.dump(order) if order else None,
                           sellable(remaining, owed), placed)
 
 
@@ -482,21 +475,57 @@ def mark_replenishment_accepted(uow: UnitOfWork, replenishment_order_id: int,
 
 # --- reads -------------------------------------------------------------------------------------
 
-def item_as_dict(item: Item) -> dict:
-    rule = rule_of(item)
-    return {"item_id": item.item_id, "name": item.name, "price": item.price,
-            "quantity": item.quantity, "backordered": item.backordered,
-            "available": sellable(item.quantity, item.backordered),
-            "factory_id": item.factory_id,
-            "factory_name": item.factory.name, "reorder_point": rule.reorder_point,
-            "target_level": rule.target_level, "reorder_multiple": rule.multiple,
-            "max_order_quantity": rule.max_order}
+@dataclass(frozen=True)
+class RuleSettings:
+    """What an operator sets (PUT /admin/items/<id>/reorder-rule). manual: the numbers; learned:
+    the parameters (None: the defaults), the numbers being learned."""
+    policy: str  # manual | learned
+    reorder_point: int | None = None
+    target_level: int | None = None
+    multiple: int | None = None
+    service_level: float | None = None
+    window_days: int | None = None
+    review_days: float | None = None
+
+
+@retry_transient
+def _write_rule(uow: UnitOfWork, item_id: int, settings: RuleSettings) -> None:
+    with uow:
+        session = uow.session
+        item = _lock_item(session, item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        rule = session.get(ReorderRule, item_id)
+        if rule is None:
+            rule = ReorderRule(item_id=item_id, reorder_point=DEFAULT_RULE.reorder_point,
+                               target_level=DEFAULT_RULE.target_level,
+                               multiple=DEFAULT_RULE.multiple)
+            session.add(rule)
+        rule.policy = settings.policy
+        if settings.multiple is not None:
+            rule.multiple = settings.multiple
+        if settings.policy == "manual":
+            assert settings.reorder_point is not None and settings.target_level is not None
+            rule.reorder_point, rule.target_level = settings.reorder_point, settings.target_level
+            rule.learned_inputs = rule.learned_note = rule.learned_at = None
+        rule.service_level = settings.service_level
+        rule.window_days = settings.window_days
+        rule.review_days = settings.review_days
+        uow.commit()
+
+
+def set_reorder_rule(uow: UnitOfWork, item_id: int, settings: RuleSettings) -> dict:
+    """Set an item's rule; a learned one is learned at once (not at the next scheduled run)."""
+    _write_rule(uow, item_id, settings)
+    if settings.policy == "learned":
+        forecasting.learn_rule(uow, item_id)
+    return get_item(uow, item_id)
 
 
 def list_items(uow: UnitOfWork) -> list[dict]:
     with uow:
         items = uow.session.scalars(select(Item).order_by(Item.item_id)).unique()
-        return [item_as_dict(i) for i in items]
+        return resources.ITEMS.dump(items)
 
 
 def get_item(uow: UnitOfWork, item_id: int) -> dict:
@@ -504,7 +533,7 @@ def get_item(uow: UnitOfWork, item_id: int) -> dict:
         item = uow.session.get(Item, item_id)
         if item is None:
             raise ItemNotFound(item_id)
-        return item_as_dict(item)
+        return resources.ITEM.dump(item)
 
 
 def list_replenishments(uow: UnitOfWork, status: str | None = None, limit: int = 100) -> list[dict]:
@@ -513,13 +542,15 @@ def list_replenishments(uow: UnitOfWork, status: str | None = None, limit: int =
         query = select(ReplenishmentOrder).order_by(newest_first)
         if status:
             query = query.where(ReplenishmentOrder.status == status)
-        return [replenishment_as_dict(o) for o in uow.session.scalars(query.limit(limit))]
+        return resources.REPLENISHMENTS.dump(uow.session.scalars(query.limit(limit)))
 
 
-def get_replenishment(uow: UnitOfWork, replenishment_order_id: int) -> dict | None:
+def get_replenishment(uow: UnitOfWork, replenishment_order_id: int) -> dict:
     with uow:
         order = uow.session.get(ReplenishmentOrder, replenishment_order_id)
-        return replenishment_as_dict(order) if order else None
+        if order is None:
+            raise ReplenishmentNotFound(replenishment_order_id)
+        return resources.REPLENISHMENT.dump(order)
 
 
 def ledger_balance(uow: UnitOfWork, item_id: int) -> int:

@@ -46,6 +46,12 @@
     if (seconds < 3600) return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
     return Math.floor(seconds / 3600) + "h " + Math.floor((seconds % 3600) / 60) + "m";
   }
+  function learnedText(l) {
+    if (l.demand_mean === undefined) return "learned rule, not learned yet" + (l.note ? ": " + l.note : "");
+    return "learned: demand " + l.demand_mean + " ± " + l.demand_std + "/day (" + l.demand_days + " days) · lead time " +
+      l.lead_time_mean_days + " ± " + l.lead_time_std_days + " days (" + l.lead_time_samples + " orders) · safety stock " +
+      l.safety_stock + " at " + Math.round(l.service_level * 1000) / 10 + " %";
+  }
   function pct(part, whole) { return Math.min(100, (part * 100) / (whole || 1)).toFixed(1) + "%"; }
   function fill(id, rows, emptyText, columns) {
     var tbody = document.getElementById(id);
@@ -96,8 +102,10 @@
         adChip.setAttribute("data-ad-status", i.ad_status);
         head.append(adChip);
       }
+      var learned = i.learned ? el("div", { className: "nums learned", "data-learned": i.item_id,
+                                            text: learnedText(i.learned) }) : null;
       fragment.appendChild(el("li", { className: "item level-" + i.level, "data-item": i.name,
-                                      "data-quantity": i.quantity }, head, bar, nums));
+                                      "data-quantity": i.quantity }, head, bar, nums, learned));
     });
     list.replaceChildren(fragment);
   }

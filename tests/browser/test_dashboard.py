@@ -11,12 +11,8 @@ test-artifacts/dashboard.png (laptop), dashboard-phone.png (phone width), sign-i
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -26,30 +22,11 @@ from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensu
 from inventory_core.adapters.migrate import prepare
 from inventory_core.config import Settings
 from inventory_core.service_layer.dead_letters import record_dead_letter
+from tests.browser.conftest import ARTIFACTS, screenshot
 from tests.conftest import free_port, new_database_url
 from tests.helpers import shop_uow
 
-CHROMIUM = os.environ.get("CHROMIUM_BINARY") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = (os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
-                or "/usr/bin/chromedriver")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN_TOKEN = "browser-test-admin-token"
-
-
-def _missing() -> str | None:
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return (f"no Chromium binary at {CHROMIUM}: install Debian's `chromium` and "
-                "`chromium-driver` packages (.ci/run does)")
-    if not (os.path.isfile(CHROMEDRIVER) and os.access(CHROMEDRIVER, os.X_OK)):
-        return f"no chromedriver at {CHROMEDRIVER}: install Debian's `chromium-driver` package"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (requirements/dev.txt pins it)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
 
 
 @pytest.fixture
@@ -108,36 +85,6 @@ def stack(moto_endpoint, tmp_path, monkeypatch):
         thread.join(timeout=10)
     runtime.reset()
     drop()
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-extensions",
-                 "--window-size=1280,1000", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def _screenshot(driver, path: Path, width: int, mobile: bool = False) -> None:
-    """The whole page as a `width`-pixel-wide screen shows it (a phone's when `mobile`)."""
-    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": height})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert driver.save_screenshot(str(path)), f"could not save {path}"
 
 
 def item_state(driver, name: str) -> dict | None:
@@ -205,7 +152,7 @@ def test_nothing_is_readable_before_signing_in_and_a_wrong_credential_is_refused
     assert browser.current_url == f"{base}/dashboard/login"
     assert browser.get_cookies() == []
     assert fetch_status(browser, "/dashboard/state") == 401
-    _screenshot(browser, ARTIFACTS / "sign-in.png", 1280)
+    screenshot(browser, ARTIFACTS / "sign-in.png", 1280)
 
 
 def test_the_dashboard_shows_a_stock_out_without_a_reload(stack, browser):
@@ -257,9 +204,9 @@ def test_the_dashboard_shows_a_stock_out_without_a_reload(stack, browser):
         "return row && !row.querySelector('button') && row.textContent.includes('redriven')"))
 
     browser.execute_script("document.getElementById('action-note').textContent = ''")
-    _screenshot(browser, ARTIFACTS / "dashboard.png", 1280)
+    screenshot(browser, ARTIFACTS / "dashboard.png", 1280)
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
-    _screenshot(browser, ARTIFACTS / "dashboard-phone.png", 390, mobile=True)
+    screenshot(browser, ARTIFACTS / "dashboard-phone.png", 390, mobile=True)
     # Nothing sideways on a phone: the page is no wider than the screen (tables scroll inside).
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth + 1")

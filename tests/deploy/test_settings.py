@@ -147,11 +147,14 @@ def test_stage_resolves_through_its_extends_chain(stage):
     else:
         assert resolved["apigateway_enabled"] is False and "app_function" not in resolved
         assert resolved["keep_warm"] is False
-        # The replenishment lifecycle check, every minute (inventory_core.topology.SCHEDULES)
+        # The scheduled functions (inventory_core.topology.SCHEDULES): the lifecycle check every
+        # minute, the learned reorder rules hourly (docs/demand.md)
         assert [e for e in resolved["events"] if "expression" in e] == [{
             "function": "consumers.lifecycle.handler", "expression": "rate(1 minute)",
             "description": "Replenishment lifecycle check: deadlines, reconciliation, "
-                           "escalation"}]
+                           "escalation"}, {
+            "function": "consumers.learn_rules.handler", "expression": "rate(1 hour)",
+            "description": "Learned reorder rules from demand and lead times"}]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED_STAGES)

@@ -30,7 +30,7 @@ def emitted_metrics() -> dict[str, set[str]]:
 def metric_alarms(terraform_hcl) -> list[dict]:
     return [body for _, _, _, body in blocks(terraform_hcl, "resource",
                                              "aws_cloudwatch_metric_alarm")
-            # the DLQ alarms (alarms.tf: metric math over AWS/SQS) name no namespace of their own
+            # a metric-math alarm (the DLQ alarms: SQS metrics) has its namespaces in its queries
             if body.get("namespace", "AWS/SQS") != "AWS/SQS"]
 
 

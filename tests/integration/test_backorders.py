@@ -281,11 +281,16 @@ def test_racing_restocks_buyers_and_backorders_never_oversell_nor_fill_twice(mys
                 backorder(shop_url, 3 + (n + i) % 4, f"b{n}")  # 3 to 6: often more than there is
             elif kind == 1:
                 shop_service.purchase(shop_uow(shop_url), "Item2", 1 + i % 2, f"p{n}")
-            else:
-                quantity = 2 + n % 3
-                if shop_service.receive_stock(shop_uow(shop_url), str(uuid.uuid4()), 2, quantity,
-                                              None).applied:
-                    restocked.append(quantity)
+            else:  # the factory delivers the open order (a completion naming none moves nothing)
+                order = next((o for o in shop_service.list_replenishments(
+                    shop_uow(shop_url), "requested") if o["item_id"] == 2), None)
+                if order is None:
+                    continue
+                result = shop_service.receive_stock(shop_uow(shop_url), str(uuid.uuid4()), 2,
+                                                    order["quantity"],
+                                                    order["replenishment_order_id"])
+                if result.applied and result.anomaly is None:  # another thread's won the order
+                    restocked.append(order["quantity"])
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(worker, range(threads)))
@@ -307,7 +312,10 @@ def test_racing_restocks_buyers_and_backorders_never_oversell_nor_fill_twice(mys
     # Strict FIFO: no waiting backorder is older than a filled one.
     filled = [i for i, _, s, _ in rows if s == "filled"]
     waiting = [(i, q) for i, q, s, _ in rows if s == "waiting"]
-    assert filled and sold > sum(q for _, q, s, _ in rows if s == "filled")  # both kinds sold
+    # Backorders were filled (and counted as sales). Whether plain buyers got any units depends on
+    # the interleaving: restocks deliver only what the open order asked for, and waiting
+    # backorders take it first.
+    assert filled and sold >= sum(q for _, q, s, _ in rows if s == "filled")
     assert not waiting or max(filled) < waiting[0][0]
     # and the head of the queue waits only because the stock cannot cover it
     assert not waiting or quantity < waiting[0][1]

@@ -69,7 +69,8 @@ def test_items_show_their_reorder_rule(client):
     assert item == {"item_id": 2, "name": "Item2", "price": 20000, "quantity": 2,
                     "backordered": 0, "available": 2, "factory_id": 2, "factory_name": "Factory2",
                     "reorder_point": 1, "target_level": 10, "reorder_multiple": 1,
-                    "max_order_quantity": 100}
+                    "max_order_quantity": 100,
+                    "reorder_policy": "manual", "learned": None}
 
 
 def test_admin_adjustment_needs_the_bearer_token(client, shop_url):

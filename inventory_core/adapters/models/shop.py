@@ -7,6 +7,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -74,6 +75,7 @@ class ReorderRule(ShopBase):
     __table_args__ = (CheckConstraint("reorder_point >= 0", name="reorder_point_not_negative"),
                       CheckConstraint("target_level >= reorder_point", name="target_reaches_point"),
                       CheckConstraint("multiple >= 1", name="multiple_positive"),
+                      CheckConstraint("policy IN ('manual', 'learned')", name="policy_known"),
                       CheckConstraint("max_order_quantity >= multiple",
                                       name="max_order_holds_a_multiple"))
 
@@ -82,6 +84,16 @@ class ReorderRule(ShopBase):
     target_level: Mapped[int] = mapped_column(Integer)
     multiple: Mapped[int] = mapped_column(Integer, default=1)
     max_order_quantity: Mapped[int | None] = mapped_column(Integer)
+    # manual: the numbers above as typed in. learned: rewritten on a schedule from the item's
+    # demand and its factory's lead times (inventory_core.service_layer.forecasting), with the
+    # parameters below (NULL: the defaults of inventory_core.domain.forecast).
+    policy: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    service_level: Mapped[float | None] = mapped_column(Float)
+    window_days: Mapped[int | None] = mapped_column(Integer)
+    review_days: Mapped[float | None] = mapped_column(Float)
+    learned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last attempt
+    learned_inputs: Mapped[dict | None] = mapped_column(JSON)  # what the numbers came from
+    learned_note: Mapped[str | None] = mapped_column(String(200))  # why the last attempt did not
 
 
 class Purchase(ShopBase):
