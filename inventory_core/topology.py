@@ -141,6 +141,9 @@ class Schedule:
     service: str  # the Zappa stage family that runs it (deploy.settings.SERVICES)
     rate_minutes: int
     description: str
+    # Where the local stack runs it: the consumers part (it needs the consumers' signing key) or
+    # the relay (local_stack.relay, at its own interval).
+    local_part: str = "consumers"
 
 
 # The outbox sweeps are scheduled by deploy.settings.SWEEPS (one per API service).
@@ -149,7 +152,7 @@ SCHEDULES = (
              "Replenishment lifecycle check: deadlines, reconciliation, escalation"),
     # Learned reorder rules (docs/demand.md); the consumers stage has the shop database.
     Schedule("consumers.learn_rules.handler", "consumers", 60,
-             "Learned reorder rules from demand and lead times"),
+             "Learned reorder rules from demand and lead times", local_part="relay"),
 )
 
 

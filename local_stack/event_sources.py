@@ -6,8 +6,9 @@ queue's consumer function and batch size/window, and one per dead-letter queue w
 dead-letter consumer. The list comes from the topology alone, so a queue added there is consumed
 here without a change; a consumer whose module does not exist (yet) is reported and skipped: its
 queue is not polled at all, so its messages wait there instead of burning their receive count.
-Beside the pollers, each scheduled function of the consumers (`inventory_core.topology.SCHEDULES`,
-the replenishment lifecycle check) runs every LIFECYCLE_INTERVAL seconds, as EventBridge runs it
+Beside the pollers, each scheduled function with local_part "consumers" in
+`inventory_core.topology.SCHEDULES` (the replenishment lifecycle check; the learned rules run in
+the relay) runs every LIFECYCLE_INTERVAL seconds, as EventBridge runs it
 every minute on AWS: in this part, so it holds the consumers' credentials (it signs its factory
 reads with the writer's key pair, as the order consumer signs its writes).
 SIGTERM or SIGINT stops every poller.
@@ -134,12 +135,12 @@ def main() -> int:
     interval = lifecycle_interval()
     threads += [threading.Thread(target=run_schedule, args=(s.function, interval, stop),
                                  name=s.function, daemon=True)
-                for s in SCHEDULES if s.service == "consumers"]
+                for s in SCHEDULES if s.local_part == "consumers"]
     for thread in threads:
         thread.start()
     log.info("%s: polling %d queues: %s; every %.1fs: %s", EVENT_SOURCES_READY, len(pollers),
              ", ".join(f"{p.name} -> {p.function}" for p in pollers), interval,
-             ", ".join(s.function for s in SCHEDULES if s.service == "consumers"))
+             ", ".join(s.function for s in SCHEDULES if s.local_part == "consumers"))
     while not stop.is_set():
         stop.wait(1)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
