@@ -9,9 +9,11 @@ from api_common.validation import EMAIL_LENGTH, ID, NAME, QUANTITY, StrictBoolea
 from inventory_core.domain.events import MAX_QUANTITY
 from inventory_core.domain.replenishment import STATUSES
 from inventory_core.service_layer.resources import (  # the routes' output schemas, re-exported
-    DeadLetter as DeadLetter,
+    Backorder as Backorder,
 )
+from inventory_core.service_layer.resources import DeadLetter as DeadLetter
 from inventory_core.service_layer.resources import Item as Item
+from inventory_core.service_layer.resources import OutboxRow as OutboxRow
 from inventory_core.service_layer.resources import ReplenishmentOrder as ReplenishmentOrder
 
 
@@ -51,23 +53,6 @@ class PurchaseResult(Schema):
     remaining = fields.Integer()
     replenishment_order = fields.Nested(ReplenishmentOrder, allow_none=True,
                                         attribute="replenishment")
-
-
-class Backorder(Schema):
-    backorder_id = fields.Integer()
-    item_id = fields.Integer()
-    item_name = fields.String(allow_none=True)
-    quantity = fields.Integer()
-    requester = fields.String()
-    status = fields.String(metadata={"description": "waiting | filled | cancelled"})
-    position = fields.Integer(allow_none=True, metadata={
-        "description": "place in the item's queue while waiting: 1 is filled next"})
-    purchase_id = fields.Integer(allow_none=True, metadata={"description": "the filling sale"})
-    notify_by = fields.String(metadata={"description": "email | event"})
-    created_at = fields.String()
-    filled_at = fields.String(allow_none=True)
-    cancelled_at = fields.String(allow_none=True)
-    age_seconds = fields.Integer(metadata={"description": "waited so far, or until it ended"})
 
 
 class BackorderPlaced(Backorder):
@@ -147,22 +132,6 @@ class RedriveAllRequest(Schema):
 class RedriveResult(Schema):
     redriven = fields.Integer()
     dead_letters = fields.Nested(DeadLetter, many=True)
-
-
-class OutboxRow(Schema):
-    """An outbox row for operators: what it is and why it failed (its body is not shown)."""
-    outbox_id = fields.Integer()
-    event_id = fields.String()
-    event_type = fields.String()
-    destination = fields.String(metadata={"description": "topic key, or queue:<key>"})
-    attempts = fields.Integer(metadata={"description": "publishing attempts since it was written "
-                                                       "or last re-published"})
-    last_error = fields.String(allow_none=True)
-    created_at = fields.String()
-    next_attempt_at = fields.String(allow_none=True)
-    parked_at = fields.String(allow_none=True,
-                              metadata={"description": "set when the relays gave up on it"})
-    published_at = fields.String(allow_none=True)
 
 
 class ParkedQuery(Schema):

@@ -26,7 +26,7 @@ from typing import Protocol
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from inventory_core.adapters.models.common import OutboxMixin, iso, utcnow
+from inventory_core.adapters.models.common import OutboxMixin, utcnow
 from inventory_core.domain.events import Event
 
 log = logging.getLogger(__name__)
@@ -237,21 +237,13 @@ def parked_count(session: Session, outbox_model: type[OutboxMixin]) -> int:
                                  outbox_model.parked_at.is_not(None))) or 0
 
 
-def row_as_dict(row: OutboxMixin) -> dict:
-    """An outbox row for operators: what it is and why it failed, not its body."""
-    return {"outbox_id": row.outbox_id, "event_id": row.event_id, "event_type": row.event_type,
-            "destination": row.destination, "attempts": row.attempts,
-            "last_error": row.last_error, "created_at": iso(row.created_at),
-            "next_attempt_at": iso(row.next_attempt_at), "parked_at": iso(row.parked_at),
-            "published_at": iso(row.published_at)}
-
-
-def parked_rows(session: Session, outbox_model: type[OutboxMixin], limit: int = 100) -> list[dict]:
+def parked_rows(session: Session, outbox_model: type[OutboxMixin],
+                limit: int = 100) -> list[OutboxMixin]:
     """Parked rows, oldest first."""
-    return [row_as_dict(row) for row in session.scalars(
+    return list(session.scalars(
         select(outbox_model).where(outbox_model.published_at.is_(None),
                                    outbox_model.parked_at.is_not(None))
-        .order_by(outbox_model.outbox_id).limit(limit))]
+        .order_by(outbox_model.outbox_id).limit(limit)))
 
 
 def unpark(session: Session, outbox_model: type[OutboxMixin],

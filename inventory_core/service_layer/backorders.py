@@ -17,11 +17,12 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
-from inventory_core.adapters.models.common import iso, utcnow
+from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import Backorder, Item, Purchase, StockLedgerEntry
 from inventory_core.domain.backorders import Waiting, fifo_fill
 from inventory_core.domain.errors import Conflict, NotFound
 from inventory_core.domain.events import new_event
+from inventory_core.service_layer import resources
 from inventory_core.service_layer.unit_of_work import UnitOfWork, retry_transient
 
 STATUSES = ("waiting", "filled", "cancelled")
@@ -51,17 +52,9 @@ def position(session, backorder: Backorder) -> int | None:
 
 
 def as_dict(backorder: Backorder, queue_position: int | None = None,
-            item_name: str | None = None, now: datetime | None = None) -> dict:
-    """Its public form: no e-mail address (it is personal; operators see it masked)."""
-    waited_until = backorder.filled_at or backorder.cancelled_at or now or utcnow()
-    return {"backorder_id": backorder.backorder_id, "item_id": backorder.item_id,
-            "item_name": item_name, "quantity": backorder.quantity,
-            "requester": backorder.requester, "status": backorder.status,
-            "position": queue_position, "purchase_id": backorder.purchase_id,
-            "notify_by": "email" if backorder.email else "event",
-            "created_at": iso(backorder.created_at), "filled_at": iso(backorder.filled_at),
-            "cancelled_at": iso(backorder.cancelled_at),
-            "age_seconds": max(0, int((waited_until - backorder.created_at).total_seconds()))}
+            item_name: str | None = None) -> dict:
+    """Its public form (resources.Backorder)."""
+    return resources.BACKORDER.dump_with(backorder, position=queue_position, item_name=item_name)
 
 
 def place(session, item: Item, quantity: int, requester: str, email: str | None) -> Backorder:

@@ -119,7 +119,7 @@ def dashboard_state(uow: UnitOfWork, now: datetime | None = None,
                                     .where(DeadLetter.status == "dead")) or 0
         outbox_pending = pending_count(session, ShopOutbox)
         outbox_parked = parked_count(session, ShopOutbox)
-        parked = parked_rows(session, ShopOutbox, PARKED_ROWS)
+        parked = resources.OUTBOX_ROWS.dump(parked_rows(session, ShopOutbox, PARKED_ROWS))
     lifecycle = replenishments.counts(uow, timeouts, now)
     anomalies = replenishments.recent_anomalies(uow)
     return {

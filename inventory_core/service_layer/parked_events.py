@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from inventory_core.adapters import outbox
 from inventory_core.domain.errors import Conflict, NotFound
+from inventory_core.service_layer import resources
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 
@@ -31,7 +32,8 @@ def counts(uow: UnitOfWork) -> dict[str, int]:
 
 def list_parked(uow: UnitOfWork, limit: int = 100) -> list[dict]:
     with uow:
-        return outbox.parked_rows(uow.session, uow.outbox_model, limit)
+        return resources.OUTBOX_ROWS.dump(outbox.parked_rows(uow.session, uow.outbox_model,
+                                                              limit))
 
 
 def republish(uow: UnitOfWork, publisher: outbox.Publisher, outbox_id: int) -> dict:
@@ -69,5 +71,5 @@ def _publish_now(uow: UnitOfWork, publisher: outbox.Publisher, outbox_ids: list[
     outbox.relay(uow.sessions, model, publisher, event_ids=event_ids, limit=len(event_ids),
                  policy=uow.policy)
     with uow:
-        return [outbox.row_as_dict(row) for row in uow.session.scalars(
-            select(model).where(model.outbox_id.in_(outbox_ids)).order_by(model.outbox_id))]
+        return resources.OUTBOX_ROWS.dump(uow.session.scalars(
+            select(model).where(model.outbox_id.in_(outbox_ids)).order_by(model.outbox_id)))

@@ -13,12 +13,14 @@ from typing import Any
 
 from marshmallow import Schema, fields, pre_dump
 
+from inventory_core.adapters.models.common import utcnow
 from inventory_core.domain import replenishment
 from inventory_core.domain.backorders import sellable
 
 
-class IsoDateTime(fields.Field):
-    """A time as ISO 8601 text ("2026-01-01T00:00:10+00:00"); text is passed through."""
+class IsoDateTime(fields.String):
+    """A time as ISO 8601 text ("2026-01-01T00:00:10+00:00"); text is passed through. A String,
+    so the OpenAPI document types it as one."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None or isinstance(value, str):
@@ -37,13 +39,21 @@ class Resource(Schema):
     def _from_model(self, source: Any, **kwargs: Any) -> Mapping[str, Any]:
         if isinstance(source, Mapping):
             return source
-        derived = self.derived(source)
-        return {**{name: getattr(source, name) for name in self.fields if name not in derived},
+        return self._values(source, {})
+
+    def _values(self, model: Any, given: Mapping[str, Any]) -> dict[str, Any]:
+        derived = {**self.derived(model), **given}
+        return {**{name: getattr(model, name) for name in self.fields if name not in derived},
                 **derived}
 
     def derived(self, model: Any) -> dict[str, Any]:
         """Fields that are not an attribute of the model of the same name."""
         return {}
+
+    def dump_with(self, model: Any, **given: Any) -> dict[str, Any]:
+        """Dump one model with fields its caller worked out (a queue position, a name it looked
+        up with the other rows'), which neither the model nor `derived` holds."""
+        return self.dump(self._values(model, given))
 
 
 class ReplenishmentOrder(Resource):
@@ -129,6 +139,46 @@ class DeadLetter(Resource):
                 "failure_reason": (attributes.get("failure_reason") or {}).get("StringValue")}
 
 
+class Backorder(Resource):
+    """No e-mail address: it is personal (operators see it masked on the dashboard).
+    `item_name` and `position` are given by the caller (service_layer.backorders)."""
+    backorder_id = fields.Integer()
+    item_id = fields.Integer()
+    item_name = fields.String(allow_none=True)
+    quantity = fields.Integer()
+    requester = fields.String()
+    status = fields.String(metadata={"description": "waiting | filled | cancelled"})
+    position = fields.Integer(allow_none=True, metadata={
+        "description": "place in the item's queue while waiting: 1 is filled next"})
+    purchase_id = fields.Integer(allow_none=True, metadata={"description": "the filling sale"})
+    notify_by = fields.String(metadata={"description": "email | event"})
+    created_at = IsoDateTime()
+    filled_at = IsoDateTime(allow_none=True)
+    cancelled_at = IsoDateTime(allow_none=True)
+    age_seconds = fields.Integer(metadata={"description": "waited so far, or until it ended"})
+
+    def derived(self, model: Any) -> dict[str, Any]:
+        waited_until = model.filled_at or model.cancelled_at or utcnow()
+        return {"notify_by": "email" if model.email else "event",
+                "age_seconds": max(0, int((waited_until - model.created_at).total_seconds()))}
+
+
+class OutboxRow(Resource):
+    """An outbox row for operators: what it is and why it failed (its body is not shown)."""
+    outbox_id = fields.Integer()
+    event_id = fields.String()
+    event_type = fields.String()
+    destination = fields.String(metadata={"description": "topic key, or queue:<key>"})
+    attempts = fields.Integer(metadata={"description": "publishing attempts since it was written "
+                                                       "or last re-published"})
+    last_error = fields.String(allow_none=True)
+    created_at = IsoDateTime()
+    next_attempt_at = IsoDateTime(allow_none=True)
+    parked_at = IsoDateTime(allow_none=True,
+                            metadata={"description": "set when the relays gave up on it"})
+    published_at = IsoDateTime(allow_none=True)
+
+
 class ProductionOrder(Resource):
     production_order_id = fields.Integer()
     replenishment_order_id = fields.Integer()
@@ -165,3 +215,5 @@ REPLENISHMENT, REPLENISHMENTS = ReplenishmentOrder(), ReplenishmentOrder(many=Tr
 DEAD_LETTER, DEAD_LETTERS = DeadLetter(), DeadLetter(many=True)
 PRODUCTION_ORDER, PRODUCTION_ORDERS = ProductionOrder(), ProductionOrder(many=True)
 LOG, LOGS = ProductionLog(), ProductionLog(many=True)
+BACKORDER = Backorder()
+OUTBOX_ROW, OUTBOX_ROWS = OutboxRow(), OutboxRow(many=True)
