@@ -12,6 +12,7 @@ cancelled once. A plain sale's conditional decrement (shop_service._sell) sells 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -42,13 +43,25 @@ def _locked_item(session, item_id: int) -> Item | None:
     return session.get(Item, item_id, with_for_update=True, options=[lazyload("*")])
 
 
+def positions(session, rows: Iterable[Backorder]) -> dict[int, int]:
+    """The place of each waiting one of `rows` in its item's queue (1: filled next), by id, in
+    one query: its row number among the item's waiting backorders, oldest first."""
+    waiting = [b for b in rows if b.status == "waiting"]
+    if not waiting:
+        return {}
+    queue = (select(Backorder.backorder_id,
+                    func.row_number().over(partition_by=Backorder.item_id,
+                                           order_by=Backorder.backorder_id).label("place"))
+             .where(Backorder.status == "waiting",
+                    Backorder.item_id.in_({b.item_id for b in waiting}))
+             .subquery())
+    return dict(session.execute(select(queue.c.backorder_id, queue.c.place).where(
+        queue.c.backorder_id.in_([b.backorder_id for b in waiting]))).all())
+
+
 def position(session, backorder: Backorder) -> int | None:
     """Its place in the item's queue, 1 for the next to be filled; None unless waiting."""
-    if backorder.status != "waiting":
-        return None
-    return session.scalar(select(func.count()).select_from(Backorder).where(
-        Backorder.item_id == backorder.item_id, Backorder.status == "waiting",
-        Backorder.backorder_id <= backorder.backorder_id))
+    return positions(session, [backorder]).get(backorder.backorder_id)
 
 
 def as_dict(backorder: Backorder, queue_position: int | None = None,
@@ -144,19 +157,26 @@ def list_backorders(uow: UnitOfWork, item_id: int | None = None, status: str | N
             query = query.where(Backorder.item_id == item_id)
         if status:
             query = query.where(Backorder.status == status)
-        rows = list(session.scalars(query))
-        names = dict(session.execute(select(Item.item_id, Item.name)).all())
-        return [as_dict(b, position(session, b), names.get(b.item_id)) for b in rows]
+        return described(session, list(session.scalars(query)))
 
 
 def get_backorder(uow: UnitOfWork, backorder_id: int) -> dict:
     with uow:
-        session = uow.session
-        backorder = session.get(Backorder, backorder_id)
+        backorder = uow.session.get(Backorder, backorder_id)
         if backorder is None:
             raise BackorderNotFound(backorder_id)
-        name = session.scalar(select(Item.name).where(Item.item_id == backorder.item_id))
-        return as_dict(backorder, position(session, backorder), name)
+        return described(uow.session, [backorder])[0]
+
+
+def described(session, rows: list[Backorder]) -> list[dict]:
+    """`rows` in their public form, with their queue places and item names: two queries for
+    all of them, not a count query per backorder."""
+    if not rows:
+        return []
+    places = positions(session, rows)
+    names = dict(session.execute(select(Item.item_id, Item.name).where(
+        Item.item_id.in_({b.item_id for b in rows}))).all())
+    return [as_dict(b, places.get(b.backorder_id), names.get(b.item_id)) for b in rows]
 
 
 def waiting_by_item(session, now: datetime) -> dict[int, dict]:

@@ -8,9 +8,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy
 from sqlalchemy import func, select
 
-from inventory_core.adapters.db import session_factory
+from inventory_core.adapters.db import get_engine, session_factory
 from inventory_core.adapters.models.shop import (
     Backorder,
     EmailLog,
@@ -230,6 +231,30 @@ def test_backorders_are_listed_filtered_and_masked_for_the_public(client, shop_u
     assert (one["item_name"], one["position"], one["status"]) == ("Item1", 1, "waiting")
     assert "email" not in one
     assert client.get("/backorders/12345").status_code == 404
+
+
+def test_queue_places_count_each_items_waiting_ones_in_one_query_for_a_whole_list(shop_url):
+    """Places renumber when one in the middle ends, per item; a longer list costs no more
+    statements than a shorter one (not one count per backorder)."""
+    first, middle, last = (backorder(shop_url, q).backorder["backorder_id"] for q in (5, 4, 3))
+    one, two = (backorder(shop_url, q, item="Item1").backorder["backorder_id"] for q in (2, 3))
+    backorders.cancel(shop_uow(shop_url), middle)  # 2 on hand: the head (5) still waits
+    listed = backorders.list_backorders(shop_uow(shop_url))
+    assert [(b["backorder_id"], b["position"]) for b in listed] == [
+        (first, 1), (middle, None), (last, 2), (one, 1), (two, 2)]
+    assert backorders.get_backorder(shop_uow(shop_url), last)["position"] == 2
+
+    statements = []
+    engine = get_engine(shop_url)
+    count = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement...)
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    try:
+        backorders.list_backorders(shop_uow(shop_url), limit=2)
+        short, statements[:] = len(statements), []
+        backorders.list_backorders(shop_uow(shop_url), limit=5)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == short, statements
 
 
 def test_the_requester_is_emailed_where_an_address_was_given(shop_url):
