@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api_common.charts import Axis, Series, chart, value_axis
 from inventory_core.domain.forecast import NotEnoughHistory, Policy, daily_demand, lead_time, learn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,44 +129,24 @@ def table(runs: list[Run]) -> str:
 
 def svg(runs: list[Run]) -> str:
     """Stock on hand over the year: the learned rule against the fixed rule closest to it in
-    stock held, with the learned reorder point and the true lead time."""
-    width, height, pad, legend_height = 760, 340, 40, 64
+    stock held, with the learned reorder point and the true lead time (drawn by the dashboard's
+    chart helper, api_common.charts)."""
     learned = next(r for r in runs if r.name == LEARNED)
     fixed = min((r for r in runs if r is not learned),
                 key=lambda r: abs(r.on_hand_sum - learned.on_hand_sum))
-    top = max(max(learned.stock), max(fixed.stock), 1)
+    y = value_axis([*learned.stock, *fixed.stock], "units", integers=True)
+    x = Axis(0, DAYS - 1, [(d, f"day {d}") for d in range(0, DAYS, 60)])
 
-    def line(values, scale, colour, dash=""):
-        points = " ".join(f"{pad + (width - 2 * pad) * i / (DAYS - 1):.1f},"
-                          f"{height - pad - (height - pad - legend_height) * v / scale:.1f}"
-                          for i, v in enumerate(values))
-        extra = f' stroke-dasharray="{dash}"' if dash else ""
-        return (f'<polyline fill="none" stroke="{colour}" stroke-width="1.4"{extra} '
-                f'points="{points}"/>')
+    def line(values: list[float]) -> list[tuple[float, float]]:
+        return list(enumerate(values))
 
-    lead = [true_lead_time(d) * top / 8 for d in range(DAYS)]  # 8 days = the top of the chart
-    legend = [(learned.name + " (stock on hand)", "#1b6ac9", ""),
-              (fixed.name + " (stock on hand)", "#c94f1b", ""),
-              ("learned reorder point", "#1b6ac9", "4 3"),
-              ("true lead time (0-8 days)", "#777", "2 2")]
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-              f'font-family="sans-serif" font-size="11">'),
-             f'<rect width="{width}" height="{height}" fill="#fff"/>',
-             (f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
-              f'stroke="#999"/>'),
-             f'<text x="{pad}" y="{height - pad + 16}">day 0</text>',
-             f'<text x="{width - pad - 40}" y="{height - pad + 16}">day {DAYS}</text>',
-             f'<text x="4" y="{legend_height - 6}">units (top {top})</text>',
-             line(fixed.stock, top, "#c94f1b"), line(learned.stock, top, "#1b6ac9"),
-             line(learned.points, top, "#1b6ac9", "4 3"), line(lead, top, "#777", "2 2")]
-    for i, (label, colour, dash) in enumerate(legend):
-        y = 14 + 14 * i
-        extra = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(f'<line x1="{width - 250}" y1="{y - 4}" x2="{width - 226}" y2="{y - 4}" '
-                     f'stroke="{colour}" stroke-width="2"{extra}/>')
-        parts.append(f'<text x="{width - 220}" y="{y}">{label}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+    lead = [true_lead_time(d) * y.high / 8 for d in range(DAYS)]  # 8 days = the top of the chart
+    series = [Series(f"{fixed.name} (stock on hand)", line(fixed.stock), "fixed", "#c94f1b"),
+              Series(f"{learned.name} (stock on hand)", line(learned.stock), "learned", "#1b6ac9"),
+              Series("learned reorder point", line(learned.points), "point", "#1b6ac9", "4 3"),
+              Series("true lead time (0-8 days)", line(lead), "lead", "#777", "2 2")]
+    return str(chart("Stock on hand over the simulated year", x, y, series, width=760,
+                     height=340, background="#fff")) + "\n"
 
 
 def write(runs: list[Run]) -> None:

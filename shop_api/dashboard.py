@@ -1,6 +1,7 @@
 """The operations dashboard, for signed-in operators only: one server-rendered page
 (GET /dashboard) and the JSON it polls (GET /dashboard/state). No build step: Jinja templates,
 one CSS and one JS file, no CDN, and a strict content-security policy (no inline script).
+The charts (stock over time, lead times) are SVG drawn on the server (shop_api/charts.py).
 
 Sign-in (GET/POST /dashboard/login) takes the admin credential once and sets the operator
 session cookie (api_common.auth); POST /dashboard/logout ends it. Without a session the page
@@ -23,7 +24,8 @@ from werkzeug.wrappers import Response
 from api_common import auth, settings_of
 from api_common.context import unit_of_work
 from api_common.headers import hardened
-from inventory_core.service_layer import dashboard, sign_in
+from inventory_core.service_layer import dashboard, dashboard_charts, sign_in
+from shop_api import charts
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,10 @@ def page() -> Response:
     if session is None:
         return hardened(redirect(url_for("dashboard.sign_in_page"), 303))
     state = _state()
+    # The charts are drawn once per page load (server-side SVG); the feed does not carry them.
+    drawn = charts.charts(dashboard_charts.chart_data(unit_of_work()))
     return hardened(make_response(render_template(
-        "dashboard.html", state=state, refresh_ms=int(REFRESH_SECONDS * 1000),
+        "dashboard.html", state=state, charts=drawn, refresh_ms=int(REFRESH_SECONDS * 1000),
         csrf_token=session.csrf_token)))
 
 
