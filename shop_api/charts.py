@@ -36,7 +36,8 @@ def stock_chart(item: dict, now: datetime, since: datetime) -> dict:
          Level(f"target {item['target_level']}", item["target_level"], "target", TARGET, "2 3")],
         css="stock-chart")
     rule = {"default": "default rule", "manual": "manual rule", "learned": "learned rule"}
-    moved = (f"{item['movements']} movements shown" if item["movements"]
+    count = item["movements"]
+    moved = (f"{count} movement{'s' if count != 1 else ''} shown" if count
              else "no movements in the window")
     caption = (f"{item['factory_name']} · {rule.get(item['policy'], item['policy'])} · "
                f"{moved} · now {item['quantity']}")
@@ -78,18 +79,21 @@ def lead_time_chart(factory: dict) -> dict:
                         markers=True, tips=promised_tips)],
                 empty="No fulfilled replenishment orders yet.", css="lead-time-chart")
     return {"factory_id": factory["factory_id"], "name": factory["name"], "svg": svg,
-            "caption": _lead_time_summary(orders)}
+            "caption": _lead_time_summary(orders, unit)}
 
 
-def _lead_time_summary(orders: list[dict]) -> str:
+def _lead_time_summary(orders: list[dict], unit: tuple[int, str]) -> str:
+    """Medians in the chart's unit, and how many orders came later than promised."""
     if not orders:
         return "no fulfilled orders"
     actual = [o["actual_seconds"] for o in orders]
     promised = [o for o in orders if o["promised_seconds"] is not None]
-    text = f"{len(orders)} orders · median {duration(median(actual))}"
+    text = (f"{len(orders)} order{'s' if len(orders) > 1 else ''} · "
+            f"median {duration(median(actual), unit)}")
     if promised:
         late = sum(o["actual_seconds"] > o["promised_seconds"] for o in promised)
-        text += (f" vs {duration(median(o['promised_seconds'] for o in promised))} promised · "
+        text += (f" vs {duration(median(o['promised_seconds'] for o in promised), unit)}"
+                 " promised · "
                  f"{late} of {len(promised)} later than promised")
     return text
 
