@@ -17,8 +17,8 @@ from html import escape
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 360, 190
-FONT_SIZE = 10
-CHAR_WIDTH = 5.2  # an average glyph at FONT_SIZE in a sans-serif: enough to lay out the legend
+FONT_SIZE = 11
+CHAR_WIDTH = 5.8  # an average glyph at FONT_SIZE in a sans-serif: enough to lay out the legend
 
 
 @dataclass(frozen=True)
@@ -107,14 +107,14 @@ def _legend(entries: Sequence[Series | Level], left: float, top: float,
     for entry in entries:
         size = 22 + CHAR_WIDTH * len(entry.label)
         if x > left and x + size > width:
-            x, y = left, y + 14
+            x, y = left, y + 15
         kind = "level" if isinstance(entry, Level) else "series"
         parts.append(f'<g class="legend-{kind} {escape(entry.css, quote=True)}">'
                      f'<line{_attr(x1=x, y1=y - 3, x2=x + 16, y2=y - 3, stroke=entry.colour)}'
                      f'{_attr(stroke_width=2, stroke_dasharray=entry.dash)}/>'
                      f'<text{_attr(x=x + 20, y=y)}>{escape(entry.label)}</text></g>')
         x += size + 10
-    return parts, y - top + 14
+    return parts, y - top + 15
 
 
 def chart(title: str, x: Axis, y: Axis, series: Sequence[Series] = (),
@@ -122,9 +122,9 @@ def chart(title: str, x: Axis, y: Axis, series: Sequence[Series] = (),
           height: int = HEIGHT, background: str | None = None, css: str = "") -> Markup:
     """The chart as one <svg> element. With no point in any series it draws the frame, the levels
     and `empty` in the middle of the plot."""
-    left, right, bottom = 38, 10, 18 + (12 if x.label else 0)
-    legend, legend_height = _legend([*series, *levels], 4, 30, width - right)
-    top = 30 + legend_height + (10 if y.label else 0)
+    left, right, bottom = 40, 10, 20 + (13 if x.label else 0)
+    legend, legend_height = _legend([*series, *levels], 4, 33, width - right)
+    top = 33 + legend_height + (11 if y.label else 0)
     plot_w, plot_h = width - left - right, height - top - bottom
     x_span, y_span = (x.high - x.low) or 1, (y.high - y.low) or 1
 
@@ -141,7 +141,7 @@ def chart(title: str, x: Axis, y: Axis, series: Sequence[Series] = (),
              f"<title>{label}</title>"]
     if background:
         parts.append(f'<rect width="{width}" height="{height}"{_attr(fill=background)}/>')
-    parts.append(f'<text class="chart-title"{_attr(x=4, y=14)} font-size="12"'
+    parts.append(f'<text class="chart-title"{_attr(x=4, y=15)} font-size="13"'
                  f' font-weight="600" fill="#1d2430">{label}</text>')
     parts += legend
     parts.append('<g class="grid" stroke="#e3e6eb">')
@@ -157,7 +157,7 @@ def chart(title: str, x: Axis, y: Axis, series: Sequence[Series] = (),
     for where, text in x.ticks:
         anchor = ("start" if px(where) < left + 20 else
                   "end" if px(where) > left + plot_w - 20 else "middle")
-        parts.append(f'<text class="tick"{_attr(x=px(where), y=top + plot_h + 12)}'
+        parts.append(f'<text class="tick"{_attr(x=px(where), y=top + plot_h + 14)}'
                      f'{_attr(text_anchor=anchor)}>{escape(text)}</text>')
     if y.label:
         parts.append(f'<text class="axis-label"{_attr(x=4, y=top - 8)}>{escape(y.label)}</text>')

@@ -71,7 +71,10 @@ def lead_time_chart(factory: dict) -> dict:
             for o in orders]
     promised_tips = [tip for tip, o in zip(tips, orders, strict=True)
                      if o["promised_seconds"] is not None]
-    x = time_axis(min(times), max(times), label="fulfilled (UTC)") if times else Axis(0, 1, [])
+    x = Axis(0, 1, [])
+    if times:  # a little room either side, so the first and last markers clear the frame
+        pad = (max(times) - min(times) or 600) * 0.04
+        x = time_axis(min(times) - pad, max(times) + pad, label="fulfilled (UTC)")
     svg = chart(factory["name"], x, value_axis([s / size for s in seconds], f"lead time ({name})"),
                 [Series("actual", actual, "actual", ACTUAL,
                         markers=True, tips=tips),

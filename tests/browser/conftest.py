@@ -50,6 +50,9 @@ def _chromium(*extra: str):
                  "--disable-sync", "--no-first-run", "--disable-extensions",
                  "--window-size=1280,1000", f"--user-data-dir={profile}", *extra):
         options.add_argument(flag)
+    # The console log too (driver.get_log("browser")): where Chromium reports what a
+    # content-security policy refused.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     return driver, profile

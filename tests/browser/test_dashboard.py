@@ -7,22 +7,34 @@ event source would. The test finds nothing readable before signing in, is refuse
 credential, signs in, buys an item to zero through the API, and waits for the page to show it
 (stock 0, ad paused, the e-mail) without a reload; then redrives a dead letter with the button
 (the operator session and its CSRF token, nothing typed) and signs out. Screenshots:
-test-artifacts/dashboard.png (laptop), dashboard-phone.png (phone width), sign-in.png."""
+test-artifacts/dashboard.png (laptop), dashboard-phone.png (phone width), sign-in.png.
+
+With six hours of trade written into the ledger and fulfilled orders, the page draws its charts
+(stock over time per item, lead time per factory) under its content-security policy: nothing
+refused, nothing in the console; test-artifacts/dashboard-charts.png."""
 from __future__ import annotations
 
 import json
+import random
+import shutil
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 import requests
 
 from consumers import notify, runtime
+from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.messaging import Messaging, ensure_ses_sender, ensure_topology
 from inventory_core.adapters.migrate import prepare
+from inventory_core.adapters.models.common import utcnow
+from inventory_core.adapters.models.shop import Item, ReplenishmentOrder, StockLedgerEntry
 from inventory_core.config import Settings
+from inventory_core.service_layer import shop_service
 from inventory_core.service_layer.dead_letters import record_dead_letter
 from tests.browser.conftest import ARTIFACTS, screenshot
+from tests.browser.test_docs import RECORD_VIOLATIONS
 from tests.conftest import free_port, new_database_url
 from tests.helpers import shop_uow
 
@@ -216,3 +228,106 @@ def test_the_dashboard_shows_a_stock_out_without_a_reload(stack, browser):
     click(browser, "#sign-out")
     wait.until(lambda d: d.current_url == f"{base}/dashboard/login")
     assert fetch_status(browser, "/dashboard/state") == 401
+
+
+# Per factory: the lead time it promises and the range it really takes, in minutes.
+LEAD_MINUTES = {1: (30, (22, 48)), 2: (60, (50, 75))}
+
+
+def seed_history(url: str, hours: int = 6) -> None:
+    """`hours` of trade, minute by minute: sales of 1-3 units, and an order up to the target
+    when stock falls below the reorder point, fulfilled after its factory's lead time (one in
+    four with no due time: fulfilled before the factory's acceptance reached the shop). Ledger
+    and orders as the shop writes them; each item's stock ends where its ledger does."""
+    rng, now = random.Random(13), utcnow()
+    start = now - timedelta(hours=hours)
+    shop_service.set_reorder_rule(shop_uow(url), 3, shop_service.RuleSettings(
+        "manual", reorder_point=5, target_level=20))
+    with session_factory(url)() as session:
+        for item in session.query(Item).order_by(Item.item_id):
+            rule = shop_service.rule_of(item)
+            opening = session.query(StockLedgerEntry).filter_by(item_id=item.item_id).one()
+            opening.created_at, quantity = start, opening.quantity_after
+            order: ReplenishmentOrder | None = None
+            promise, (low, high) = LEAD_MINUTES[item.factory_id]
+            for minute in range(1, hours * 60):
+                at = start + timedelta(minutes=minute)
+                if order is not None and order.fulfilled_at == at:
+                    quantity += order.quantity
+                    session.add(StockLedgerEntry(item_id=item.item_id, delta=order.quantity,
+                                                 quantity_after=quantity, reason="restock",
+                                                 reference="history", created_at=at))
+                    order = None
+                if quantity and rng.random() < 0.07:
+                    sold = min(quantity, rng.randint(1, 3))
+                    quantity -= sold
+                    session.add(StockLedgerEntry(item_id=item.item_id, delta=-sold,
+                                                 quantity_after=quantity, reason="sale",
+                                                 reference="history", created_at=at))
+                if order is None and quantity < rule.reorder_point:
+                    order = ReplenishmentOrder(
+                        item_id=item.item_id, quantity=rule.target_level - quantity,
+                        status="fulfilled", trigger="reorder_point", requester="history",
+                        created_at=at, requested_at=at,
+                        due_at=at + timedelta(minutes=promise) if rng.random() < 0.75 else None,
+                        fulfilled_at=at + timedelta(minutes=rng.randint(low, high)))
+                    order.accepted_at = order.due_at and at
+                    order.received_quantity = order.quantity
+                    session.add(order)
+            item.quantity = quantity
+            if order is not None and order.fulfilled_at > now:  # still on its way: not yet
+                session.expunge(order)
+        session.commit()
+
+
+def test_the_dashboard_draws_its_charts_under_its_policy(stack, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seed_history(stack["settings"].shop_database_url)
+    base, wait = stack["base"], WebDriverWait(browser, 60, poll_frequency=0.2)
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                            {"source": RECORD_VIOLATIONS})
+    browser.get(f"{base}/dashboard")
+    sign_in_with(browser, wait, ADMIN_TOKEN)
+    wait.until(lambda d: d.current_url == f"{base}/dashboard")
+    # After the page's script has re-rendered the page from the feed: the charts are still there.
+    wait.until(lambda d: "live" in d.find_element(By.ID, "live-text").text)
+
+    stock = browser.find_elements(By.CSS_SELECTOR, "#stock-charts svg.chart")
+    lead = browser.find_elements(By.CSS_SELECTOR, "#lead-time-charts svg.chart")
+    assert (len(stock), len(lead)) == (3, 2)
+    for svg in stock + lead:
+        assert svg.is_displayed()
+        assert svg.size["width"] > 250 and svg.size["height"] > 100, svg.size
+    # Drawn, not just present: a stock line with its steps, both levels, a marker per order.
+    for svg in stock:
+        line = svg.find_element(By.CSS_SELECTOR, "polyline.stock")
+        assert len(line.get_attribute("points").split()) > 20
+        assert svg.find_elements(By.CSS_SELECTOR, "line.level.reorder")
+        assert svg.find_elements(By.CSS_SELECTOR, "line.level.target")
+    for svg in lead:
+        assert len(svg.find_elements(By.CSS_SELECTOR, "circle.actual")) >= 3
+        assert svg.find_elements(By.CSS_SELECTOR, "circle.promised")
+    assert "later than promised" in text_of(browser, "lead-time-charts")
+
+    assert browser.execute_script("return window.__cspViolations") == []
+    console = browser.get_log("browser")  # read once: reading empties it
+    assert not [e for e in console if "Content Security Policy" in e["message"]
+                or "Refused" in e["message"] or e["level"] == "SEVERE"], console
+
+    shot = tmp_path / "dashboard-charts.png"
+    screenshot(browser, shot, 1280)
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 50_000, len(png)
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width == 1280 and height > 1500, (width, height)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / "dashboard-charts.png")
+    for panel in ("stock-charts", "lead-time-charts"):  # each panel at its real size
+        browser.find_element(By.ID, panel).screenshot(str(ARTIFACTS / f"dashboard-{panel}.png"))
+    # On a phone the charts shrink with the page: nothing sideways.
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 390, "height": 900, "deviceScaleFactor": 1, "mobile": True})
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth + 1")

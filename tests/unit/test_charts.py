@@ -127,8 +127,11 @@ def test_lead_times_promised_against_actual_in_a_readable_unit():
     scale = (bottom - top) / 3
     assert float(actual[0].get("cy")) == pytest.approx(bottom - 2.5 * scale, abs=0.1)
     assert float(promised[0].get("cy")) == pytest.approx(bottom - 2 * scale, abs=0.1)
-    assert float(actual[0].get("cx")) == float(promised[0].get("cx")) == left
-    assert float(actual[1].get("cx")) == right
+    # Five minutes apart, with 4 % of room either side.
+    width = (right - left) / 1.08
+    assert float(actual[0].get("cx")) == float(promised[0].get("cx"))
+    assert float(actual[0].get("cx")) == pytest.approx(left + 0.04 * width, abs=0.1)
+    assert float(actual[1].get("cx")) == pytest.approx(right - 0.04 * width, abs=0.1)
     assert actual[0].find("s:title", NS).text == ("order #7 (Item1): 2.5 min, "
                                                   "promised 2 min")
     assert "no promise recorded" in actual[1].find("s:title", NS).text
