@@ -166,14 +166,19 @@ REASONS = {"shortage": "a purchase found too little stock",
            "backorder": "buyers are waiting for it (backorders)"}
 
 
+def _to_factory_manager(session, event: Event, subject: str,
+                        body: str) -> tuple[str | None, list[Email]]:
+    """The e-mail to the manager of the order's factory; none if it has no address."""
+    factory = session.get(Factory, event.payload["factory_id"])
+    if factory is None or not factory.manager_email:
+        return None, []
+    return None, [Email(factory.manager_email, subject, f"{body}\n\nEvent: {event.event_id}\n")]
+
+
 def _on_replenishment_requested(session, event: Event,
                                 _operator=None) -> tuple[str | None, list[Email]]:
     p = event.payload
-    factory = session.get(Factory, p["factory_id"])
-    if factory is None or not factory.manager_email:
-        return None, []
-    return None, [Email(
-        factory.manager_email,
+    return _to_factory_manager(session, event,
         f"[Production order] {p['quantity']} x {p['item_name']} "
         f"(replenishment {p['replenishment_order_id']})",
         f"The shop has asked {p['factory_name']} to produce {p['quantity']} x {p['item_name']} "
@@ -181,26 +186,20 @@ def _on_replenishment_requested(session, event: Event,
         f"Replenishment order: {p['replenishment_order_id']}\n"
         f"Reason: {REASONS.get(p['trigger'], p['trigger'])}\n"
         f"Requested by: {one_line(p['requester'])}\n"
-        f"Requested at: {event.occurred_at}\n\n"
-        f"Event: {event.event_id}\n")]
+        f"Requested at: {event.occurred_at}")
 
 
 def _on_replenishment_cancelled(session, event: Event,
                                 _operator=None) -> tuple[str | None, list[Email]]:
     p = event.payload
-    factory = session.get(Factory, p["factory_id"])
-    if factory is None or not factory.manager_email:
-        return None, []
-    return None, [Email(
-        factory.manager_email,
+    return _to_factory_manager(session, event,
         f"[Production order cancelled] {p['quantity']} x {p['item_name']} "
         f"(replenishment {p['replenishment_order_id']})",
         f"The shop has cancelled its order of {p['quantity']} x {p['item_name']} "
         f"(item {p['item_id']}) from {p['factory_name']}.\n"
         f"Replenishment order: {p['replenishment_order_id']}\n"
         f"Reason: {one_line(p['reason'])}\n"
-        f"Whatever is not produced yet will not be; a completion sent anyway is not stocked.\n\n"
-        f"Event: {event.event_id}\n")]
+        f"Whatever is not produced yet will not be; a completion sent anyway is not stocked.")
 
 
 def _to_operator(operator: str | None, event: Event, subject: str,
@@ -246,6 +245,8 @@ def _on_delivery_anomaly(session, event: Event, operator=None) -> tuple[str | No
         f"Kind: {p['kind']}; completion event {p['completion_event_id']}; anomaly "
         f"{p['anomaly_id']}.\nIf goods did arrive, count them and book them with a stock "
         f"adjustment; otherwise find out who sent it.")
+
+
 def _requester_email(session, event: Event) -> str | None:
     backorder = session.get(Backorder, event.payload["backorder_id"])
     return backorder.email if backorder is not None else None
