@@ -45,18 +45,6 @@ _id: dict[str, Any] = {"required": True, "strict": True, "validate": validate.Ra
 _name: dict[str, Any] = {"required": True, "validate": validate.Length(min=1, max=100)}
 
 
-class ReplenishmentRequested(Schema):
-    replenishment_order_id = fields.Integer(**_id)
-    item_id = fields.Integer(**_id)
-    item_name = fields.String(**_name)
-    factory_id = fields.Integer(**_id)
-    factory_name = fields.String(**_name)
-    quantity = fields.Integer(**_quantity)
-    requester = fields.String(**_name)
-    trigger = fields.String(required=True,
-                            validate=validate.OneOf(["shortage", "reorder_point", "backorder"]))
-
-
 class _OrderEvent(Schema):
     """What every event about one replenishment order names."""
     replenishment_order_id = fields.Integer(**_id)
@@ -65,6 +53,12 @@ class _OrderEvent(Schema):
     factory_id = fields.Integer(**_id)
     factory_name = fields.String(**_name)
     quantity = fields.Integer(**_quantity)
+
+
+class ReplenishmentRequested(_OrderEvent):
+    requester = fields.String(**_name)
+    trigger = fields.String(required=True,
+                            validate=validate.OneOf(["shortage", "reorder_point", "backorder"]))
 
 
 _reason: dict[str, Any] = {"required": True, "validate": validate.Length(min=1, max=200)}
