@@ -1,11 +1,16 @@
 """The correlation id: one value that ties together every log line and event of one flow, from
 the purchase that found too little stock to the restock (docs/operability.md).
 
-The shop takes it from a request's `X-Correlation-Id` header (or makes one) and every event that
-request emits carries it in its envelope; each consumer and the factory take it from the message
-or request they handle and carry it on. While a flow is handled it sits in a context variable,
-which `new_event` reads (inventory_core.domain.events) and every log line prints
-(inventory_core.logs). Pure: no I/O, importable from every layer."""
+Where it comes from: both APIs take it from a request's `X-Correlation-Id` header, or make a new
+one when the header is missing or not valid (`accept`), and echo it in the answer
+(api_common.app); the SQS batch loop takes it from each message's envelope, or the message's own
+event id when its producer set none (consumers.batch); the order consumer sends it on to the
+factory in its requests, and the factory keeps it with the production order for the events it
+emits later. While a flow is handled it sits in a context variable (`bound`; `bind`/`unbind` for
+request hooks, which cannot hold a `with` block): the unit of work stamps it on every event
+emitted without one (UnitOfWork.emit), and every log line prints it (inventory_core.logs). An
+event emitted outside any flow carries its own event id instead (Event.to_json). Pure: no I/O,
+importable from every layer."""
 from __future__ import annotations
 
 import re
