@@ -9,6 +9,9 @@ locals {
 # The dead-letter consumer drains every DLQ within seconds (it records each message in the shop
 # database for the admin API/CLI), so the DLQ depth alarm (alarms.tf) may never see a message
 # stand for a whole minute: this counts what it recorded, per source queue.
+# It overlaps the per-DLQ alarm (dlq_not_empty, alarms.tf, which counts the consumer's receives
+# too): one dead letter fires both. Left so on purpose: this one says the message was recorded
+# and can be redriven; that one also fires when the dead-letter consumer is not running.
 resource "aws_cloudwatch_metric_alarm" "dead_letters_recorded" {
   for_each = local.queues
 
