@@ -88,6 +88,9 @@ def build(env_dir: Path = DEFAULT_DIR, requirements: Path = REQUIREMENTS,
     if sys.version_info[:2] != (3, 11):
         raise BuildError(f"run this with Python {PYTHON_VERSION} (Lambda's runtime), not "
                          f"{sys.version.split()[0]}: Zappa runs inside the virtualenv it packages")
+    # Absolute: the console scripts' shebangs name this path (`make lambda-venv` passes a relative
+    # one, and a relative shebang runs only from the project root).
+    env_dir = Path(env_dir).resolve()
     stamp = env_dir / ".lambda-venv"
     if stamp.exists() and stamp.read_text() == digest(requirements):
         return env_dir

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -88,3 +89,24 @@ def test_lambda_venv_refuses_wheels_for_a_newer_glibc(tmp_path):
         purelib = "true" if name.startswith("pure") else "false"
         (site / name / "WHEEL").write_text(f"Root-Is-Purelib: {purelib}\nTag: {tag}\n")
     assert lambda_venv.check(env) == ["new-1.dist-info: Tag: cp311-abi3-manylinux_2_34_x86_64"]
+
+
+def test_lambda_venv_scripts_run_from_any_directory(tmp_path, monkeypatch):
+    # `make lambda-venv` passes `--dir .venv-lambda`: its zappa must still run outside the project
+    # root (the benchmark packages a copy of the project with it).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lambda_venv.venv, "EnvBuilder", lambda **_: SimpleNamespace(
+        create=lambda d: (Path(d) / "bin").mkdir(parents=True)))
+
+    def pip(command, **_):
+        scripts = Path(command[command.index("--target") + 1]) / "bin"
+        scripts.mkdir(parents=True)
+        (scripts / "zappa").write_text("#!/usr/bin/python3\nimport zappa.cli\n")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    requirements = tmp_path / "runtime.txt"
+    requirements.write_text("zappa==0.63.0\n")
+    built = lambda_venv.build(Path(".venv-lambda"), requirements, run=pip)
+    assert built == tmp_path / ".venv-lambda"
+    zappa = (built / "bin" / "zappa").read_text().splitlines()
+    assert zappa[0] == f"#!{tmp_path / '.venv-lambda' / 'bin' / 'python'}"
