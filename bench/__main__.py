@@ -17,14 +17,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, consumer, end_to_end, hot_item, profile, purchases
-from bench.common import ROOT, mariadb_version
+from bench import coldstart, consumer, end_to_end, hot_item, packages, profile, purchases
+from bench.common import ROOT, mariadb_version, part, progress
 
 PARTS = ("purchases", "hot", "consumer", "coldstart", "packages", "e2e", "profile")
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,31 +40,31 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         if "purchases" in only:
-            log("purchases over HTTP: shop vs ceiling app vs hello world ...")
-            results["purchases"] = purchases.run(6 if quick else 20, workdir)
+            with part("purchases", "purchases over HTTP: shop vs ceiling app vs hello world"):
+                results["purchases"] = purchases.run(6 if quick else 20, workdir)
         if "hot" in only:
-            log("hot item: inventory_core vs the bare transaction, 64 threads ...")
-            results["hot"] = hot_item.run(6 if quick else 16)
+            with part("hot", "hot item: inventory_core vs the bare transaction, 64 threads"):
+                results["hot"] = hot_item.run(6 if quick else 16)
         if "consumer" in only:
-            log("delivery consumer vs bare SQL ...")
-            results["consumer"] = consumer.run(200 if quick else 1000)
+            with part("consumer", "delivery consumer vs bare SQL"):
+                results["consumer"] = consumer.run(200 if quick else 1000)
         if "coldstart" in only:
-            log("cold starts ...")
-            results["coldstart"] = coldstart.run(3 if quick else 5)
+            with part("cold start", "fresh interpreters, each entry point vs the baseline"):
+                results["coldstart"] = coldstart.run(3 if quick else 5)
         if "packages" in only:
-            log("zappa package per stage ...")
-            results["packages"] = coldstart.package_sizes(timeout=300)
+            with part("packages", "zappa package per stage from the Lambda virtualenv"):
+                results["packages"] = packages.package_sizes(timeout=300)
         if "e2e" in only:
-            log("end to end on the local stack ...")
-            results["e2e"] = end_to_end.run(5 if quick else 20, workdir)
+            with part("e2e", "failed purchase -> restocked on the local stack"):
+                results["e2e"] = end_to_end.run(5 if quick else 20, workdir)
         if "profile" in only:
-            log("profiling purchases ...")
-            results["profile"] = profile.purchase_profile(300 if quick else 1000)
+            with part("profile", "purchases under pyinstrument"):
+                results["profile"] = profile.purchase_profile(300 if quick else 1000)
     text = render(results, argv if argv is not None else sys.argv[1:], time.monotonic() - started)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text)
-    print(text)
-    log(f"wrote {args.output}")
+    print(text, flush=True)
+    progress(f"wrote {args.output} ({time.monotonic() - started:.0f} s in all)")
     return 0
 
 
@@ -153,7 +149,9 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
     packages = results.get("packages")
     if packages:
         lines += ["", "## Package size per stage (`zappa package STAGE`)", "",
-                  "| stage | zip |", "| --- | --- |"]
+                  ("Packaged from the Lambda virtualenv (`make lambda-venv`: manylinux2014 "
+                   "wheels for Lambda's glibc 2.26), as a deploy uploads it."), "",
+                  f"| stage | zip (budget {packages.LIMIT_MIB:.0f} MiB) |", "| --- | --- |"]
         lines += [f"| {stage} | {size} |" for stage, size in packages.items()]
     if e:
         lines += ["", f"The local stack took {e['ready']:.1f} s from start to ready."]

@@ -1,17 +1,13 @@
 """Cold start: a fresh interpreter importing a stage's Lambda entry point and building what it
-builds, against one importing flask + sqlalchemy + boto3 alone; and each stage's package size."""
+builds, against one importing flask + sqlalchemy + boto3 alone. Package sizes: bench/packages.py."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from bench.common import ROOT, median
-from tests.project_copy import packageable_copy
+from bench.common import ROOT, median, progress
 
 BASELINE = "import flask, sqlalchemy, boto3"
 CONSUMER_SETUP = "from consumers import runtime; runtime.settings()"
@@ -38,61 +34,17 @@ def wall_seconds(code: str) -> float:
 def run(repeats: int) -> dict:
     figures = {}
     codes = {"baseline: " + BASELINE: BASELINE, **ENTRY_POINTS}
+    progress(f"byte-compiling {len(codes)} entry points once")
     for code in codes.values():  # byte-compile everything once: Lambda ships .pyc too
         wall_seconds(code)
-    samples = {name: [] for name in codes}
-    for _ in range(repeats):  # interleaved, so machine load hits all alike
+    samples: dict[str, list[float]] = {name: [] for name in codes}
+    total = repeats * len(codes)
+    for round_ in range(repeats):  # interleaved, so machine load hits all alike
         for name, code in codes.items():
             samples[name].append(wall_seconds(code))
+            progress(f"{name.split(' (')[0]} (round {round_ + 1}/{repeats}), sample",
+                     sum(map(len, samples.values())), total)
     baseline = median(samples["baseline: " + BASELINE])
     for name, values in samples.items():
         figures[name] = {"seconds": median(values), "ratio": median(values) / baseline}
     return figures
-
-
-def _runtime_venv(directory: Path, timeout: float) -> Path:
-    """A virtualenv with requirements/runtime.txt only: what docs/deploy.md packages from (the
-    deploy callback refuses a zip that holds the test tools of .venv)."""
-    venv = directory / "venv-lambda"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=timeout)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                    "-r", str(ROOT / "requirements" / "runtime.txt")], check=True, timeout=timeout,
-                   capture_output=True)
-    return venv
-
-
-def package_sizes(timeout: float) -> dict:
-    """`zappa package STAGE` for each dev stage of zappa_settings.json, from a runtime-only
-    virtualenv: the zip's size, or why it was not measured."""
-    settings_file = ROOT / "zappa_settings.json"
-    if not settings_file.exists():
-        return {"-": "not measured: no zappa_settings.json"}
-    stages = [s for s in json.loads(settings_file.read_text()) if s.endswith("_dev")]
-    sizes = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        # Packaged from a copy holding the CA bundle the database URLs name (the zip callback
-        # refuses a package without it); a stand-in CA when the project has not fetched AWS's.
-        project = packageable_copy(Path(tmp) / "project")
-        try:
-            venv = _runtime_venv(Path(tmp), timeout)
-        except (subprocess.SubprocessError, OSError) as exc:
-            return {"-": f"not measured: could not build a runtime-only virtualenv ({exc})"[:200]}
-        env = {**os.environ, "VIRTUAL_ENV": str(venv),
-               "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
-        env.pop("PYTHONHOME", None)
-        for stage in stages:
-            out = Path(tmp) / f"{stage}.zip"
-            try:
-                done = subprocess.run([str(venv / "bin" / "zappa"), "package", stage,
-                                       "-o", str(out)], cwd=project, env=env,
-                                      capture_output=True, text=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                sizes[stage] = f"not measured: `zappa package` took over {timeout:.0f} s"
-                continue
-            if done.returncode == 0 and out.exists():
-                sizes[stage] = f"{out.stat().st_size / 2 ** 20:.1f} MiB"
-            else:
-                problem = [line for line in (done.stderr + done.stdout).splitlines()
-                           if "Error" in line] or ["?"]
-                sizes[stage] = f"not measured: `zappa package` failed: {problem[-1][:150]}"
-    return sizes

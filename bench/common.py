@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,3 +68,44 @@ def percentile(values: list[float], p: float) -> float:
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
+
+
+# --- progress: what the running part is doing and how far it has got ----------------------------
+
+_STARTED = time.monotonic()
+_part: dict = {"name": "bench", "started": _STARTED, "last": 0.0}
+PROGRESS_EVERY = 2.0  # seconds between two counted lines of one part (each phase still says so)
+
+
+def _say(message: str) -> None:
+    elapsed = time.monotonic() - _part["started"]
+    print(f"[bench {time.strftime('%H:%M:%S')} +{elapsed:5.1f}s] {_part['name']}: {message}",
+          file=sys.stderr, flush=True)
+    _part["last"] = time.monotonic()
+
+
+@contextmanager
+def part(name: str, what: str):
+    """One part of the bench: says what it measures when it starts and how long it took; the
+    elapsed time on its progress lines counts from here."""
+    _part.update(name=name, started=time.monotonic(), last=0.0)
+    _say(what)
+    try:
+        yield
+    finally:
+        _say("done")
+        _part.update(name="bench", started=_STARTED)
+
+
+def progress(what: str, done: int | None = None, total: int | None = None,
+             unit: str = "") -> None:
+    """A progress line on stderr (unbuffered): `what`, and `done/total unit` when counted.
+
+    Counted lines come at most every PROGRESS_EVERY seconds (plus the first and the last), so a
+    part may call this once per message or request: between two lines it costs one clock read.
+    Call it between timed stretches where there are such (it writes to stderr)."""
+    if done is None or total is None:
+        _say(what)
+        return
+    if done in (1, total) or time.monotonic() - _part["last"] >= PROGRESS_EVERY:
+        _say(f"{what} {done}/{total}{' ' + unit if unit else ''}")

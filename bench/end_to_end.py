@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import median, percentile
+from bench.common import median, percentile, progress
 from local_stack.gunicorn_runner import free_port
 
 
@@ -32,12 +32,15 @@ def run(runs: int, workdir: Path) -> dict:
     shop = f"http://127.0.0.1:{shop_port}"
     stack = StackProcess(env, log_path=workdir / "e2e-stack.log")
     started = time.monotonic()
+    progress("starting the local stack")
     stack.start()
     try:
         stack.wait_ready(90)
         ready_seconds = time.monotonic() - started
         restore_seconds = []
-        for _ in range(runs):
+        for number in range(1, runs + 1):
+            progress(f"run {number}/{runs}" + (f" (last {restore_seconds[-1]:.2f} s)"
+                                               if restore_seconds else ""))
             before = _item2(shop)
             answer = requests.post(f"{shop}/item", json={"item_name": "Item2",
                                                          "quantity": before + 1,

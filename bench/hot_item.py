@@ -4,7 +4,7 @@ row: the conditional UPDATE, the ledger INSERT, COMMIT. Both are bounded by how 
 transaction holds the item's row lock; interleaved rounds, so machine load hits both alike."""
 from __future__ import annotations
 
-from bench.common import mysql_database, pymysql_connect
+from bench.common import mysql_database, progress, pymysql_connect
 from bench.purchases import ITEM_ID, ROUNDS, STOCK, ledger_check, measure, summary
 
 THREADS = 64
@@ -45,7 +45,8 @@ def run(seconds: float) -> dict:
                 raise RuntimeError("the hot item ran out")
 
         slices: dict[str, list[dict]] = {"inventory_core": [], "bare": []}
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
+            progress(f"inventory_core then bare, round {round_ + 1}/{ROUNDS}")
             slices["inventory_core"].append(measure(
                 seconds / ROUNDS, lambda: UnitOfWork(sessions, ShopOutbox), ours, THREADS))
             slices["bare"].append(measure(seconds / ROUNDS, lambda: _bare_connection(url),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import median, mysql_database, percentile, pymysql_connect
+from bench.common import median, mysql_database, percentile, progress, pymysql_connect
 from local_stack.gunicorn_runner import Gunicorn
 
 CLIENTS = 16
@@ -132,15 +132,18 @@ def run(seconds: float, workdir: Path) -> dict:
         }
         single = ("ceiling /purchases", "shop /purchases")
         try:
+            progress("warming every worker")
             for call in targets.values():  # warm every worker's pool and imports
                 for _ in range(3 * WORKERS * WORKER_THREADS):
                     call(requests.Session())
             slices: dict[str, list[dict]] = {name: [] for name in targets}
             one: dict[str, list[dict]] = {name: [] for name in single}
-            for _ in range(ROUNDS):
+            for round_ in range(ROUNDS):
                 for name, call in targets.items():
+                    progress(f"{name}, {CLIENTS} clients, round {round_ + 1}/{ROUNDS}")
                     slices[name].append(measure(seconds / ROUNDS, requests.Session, call))
                 for name in single:
+                    progress(f"{name}, one client, round {round_ + 1}/{ROUNDS}")
                     one[name].append(measure(seconds / ROUNDS / 2, requests.Session,
                                              targets[name], clients=1))
         finally:
