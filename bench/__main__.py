@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             with part("purchases", "purchases over HTTP: shop vs ceiling app vs hello world"):
                 results["purchases"] = purchases.run(6 if quick else 20, workdir)
         if "hot" in only:
-            with part("hot", "hot item: inventory_core vs the bare transaction, 64 threads"):
+            with part("hot", "one hot item, 64 threads: inventory_core vs the bare transaction"):
                 results["hot"] = hot_item.run(6 if quick else 16)
         if "consumer" in only:
             with part("consumer", "delivery consumer vs bare SQL"):
