@@ -38,12 +38,10 @@ def run(repeats: int) -> dict:
     for code in codes.values():  # byte-compile everything once: Lambda ships .pyc too
         wall_seconds(code)
     samples: dict[str, list[float]] = {name: [] for name in codes}
-    total = repeats * len(codes)
     for round_ in range(repeats):  # interleaved, so machine load hits all alike
+        progress(f"round {round_ + 1}/{repeats}: each of the {len(codes)} once")
         for name, code in codes.items():
             samples[name].append(wall_seconds(code))
-            progress(f"{name.split(' (')[0]} (round {round_ + 1}/{repeats}), sample",
-                     sum(map(len, samples.values())), total)
     baseline = median(samples["baseline: " + BASELINE])
     for name, values in samples.items():
         figures[name] = {"seconds": median(values), "ratio": median(values) / baseline}

@@ -101,11 +101,13 @@ def progress(what: str, done: int | None = None, total: int | None = None,
              unit: str = "") -> None:
     """A progress line on stderr (unbuffered): `what`, and `done/total unit` when counted.
 
-    Counted lines come at most every PROGRESS_EVERY seconds (plus the first and the last), so a
-    part may call this once per message or request: between two lines it costs one clock read.
-    Call it between timed stretches where there are such (it writes to stderr)."""
+    Counted lines come at most every PROGRESS_EVERY seconds (plus the first and last of each
+    `what`), so a part may call this once per message or request: between two lines it costs one
+    clock read. Call it between timed stretches where there are such (it writes to stderr)."""
     if done is None or total is None:
         _say(what)
         return
-    if done in (1, total) or time.monotonic() - _part["last"] >= PROGRESS_EVERY:
+    if (what != _part.get("counting") or done == total
+            or time.monotonic() - _part["last"] >= PROGRESS_EVERY):
+        _part["counting"] = what
         _say(f"{what} {done}/{total}{' ' + unit if unit else ''}")
