@@ -23,7 +23,7 @@ from inventory_core.adapters.models.factory import FactoryOutbox
 from inventory_core.adapters.models.shop import ShopOutbox
 from inventory_core.config import Settings
 from inventory_core.domain.events import new_event
-from inventory_core.service_layer import shop_service
+from inventory_core.service_layer import replenishments, shop_service
 from inventory_core.service_layer.dead_letters import list_dead_letters
 from inventory_core.service_layer.unit_of_work import UnitOfWork
 from inventory_core.topology import TOPOLOGY
@@ -228,6 +228,7 @@ def test_consumers_stage_reports_only_the_failed_record_of_a_batch(lambda_stage)
     with get_engine(settings.shop_database_url).connect() as connection:
         quantity = text("SELECT quantity FROM items WHERE item_id = 1")
         assert connection.execute(quantity).scalar() == 10
+    assert replenishments.recent_anomalies(shop) == []  # the duplicate is no delivery anomaly
 
     poison = f"poison {uuid.uuid4()}"
     dead = sqs_event(_queue_arn(module, f"{settings.name_prefix}-order-queue-dlq"), [poison])

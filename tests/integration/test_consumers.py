@@ -11,7 +11,7 @@ from flask import Flask, jsonify, request
 
 from consumers import delivery, factory_client, order, runtime
 from inventory_core.domain.events import new_event
-from inventory_core.service_layer import shop_service
+from inventory_core.service_layer import replenishments, shop_service
 from tests.integration.conftest import ServerThread, wait_for
 
 
@@ -136,6 +136,9 @@ def test_delivery_consumer_applies_an_event_once(stack):
         "batchItemFailures": []}
     assert shop_service.get_item(stack.shop_uow(), 1)["quantity"] == 0 + 10
     assert shop_service.ledger_balance(stack.shop_uow(), 1) == 10
+    # The duplicate is recognised as one, not judged again (its order is closed by then) and
+    # recorded as a delivery anomaly for the operator.
+    assert replenishments.recent_anomalies(stack.shop_uow()) == []
 
 
 def test_poller_keeps_the_whole_batch_when_the_function_raises(stack):
