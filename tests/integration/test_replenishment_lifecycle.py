@@ -20,7 +20,7 @@ from inventory_core.adapters.models.shop import EmailLog, ShopOutbox
 from inventory_core.config import Settings
 from inventory_core.service_layer import shop_service
 from shop_api import create_app as create_shop_app
-from tests.helpers import shop_uow
+from tests.helpers import outbox_types, shop_uow
 from tests.integration.conftest import wait_for
 
 OPERATOR = "operator@example.org"
@@ -147,6 +147,8 @@ def test_an_order_produced_but_never_received_is_escalated_once_and_kept_open(li
     assert lifecycle.check(now=overdue)["stalled"] == 1
     later = lifecycle.check(now=overdue + timedelta(seconds=TIMEOUTS.grace_seconds + 5))
     assert later["stalled"] == 1 and later["stalled_count"] == 1
+    # Escalated once: exactly one event, whatever the e-mails below have reached by then.
+    assert outbox_types(stack.settings.shop_database_url).count("replenishment.stalled") == 1
     assert order_of(stack, order_id)["status"] == "accepted"  # a redrive can still deliver it
     wait_for(lambda: [s for s, _ in operator_mails(stack) if s.startswith("[Replenishment stall")],
              message="the operator e-mailed")
