@@ -78,35 +78,40 @@ def test_rotation_under_load_fails_no_request_and_needs_no_restart(rotating_user
             except Exception as exc:  # noqa: BLE001 - every failure is the finding
                 failures.append(repr(exc))
 
-    def progressed(since: int) -> int:
+    def progressed() -> None:
         """Wait (by progress, not by the clock: a loaded machine is slow) until a few more
-        queries than `since` have succeeded, and return the count."""
+        queries have succeeded from now on; fail on a failed query or when none come."""
+        since = done[0]
         deadline = time.monotonic() + 60
         while done[0] <= since + 2 and time.monotonic() < deadline and not failures:
             time.sleep(0.05)
-        return done[0]
+        assert failures == []
+        assert done[0] > since + 2, f"no progress in 60 s: {done[0] - since} queries"
 
-    threads = [threading.Thread(target=load) for _ in range(3)]
+    # Daemons: one that hangs is reported below and does not hold the test run open.
+    threads = [threading.Thread(target=load, daemon=True) for _ in range(3)]
     for thread in threads:
         thread.start()
-    before = progressed(0)
-    # Secrets Manager's rotation, step by step:
-    second = "second-pass-2"
-    version = secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(
-        {"username": user, "password": second}), VersionStages=["AWSPENDING"])["VersionId"]
-    set_password(second)  # setSecret: the database has it, AWSCURRENT is still the old one
-    mid_rotation = progressed(done[0])
-    current = secrets.describe_secret(SecretId=arn)["VersionIdsToStages"]
-    old_version = next(v for v, stages in current.items() if "AWSCURRENT" in stages)
-    secrets.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT",
-                                        MoveToVersionId=version, RemoveFromVersionId=old_version)
-    progressed(done[0])
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-
+    try:
+        progressed()
+        # Secrets Manager's rotation, step by step:
+        second = "second-pass-2"
+        version = secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(
+            {"username": user, "password": second}), VersionStages=["AWSPENDING"])["VersionId"]
+        set_password(second)  # setSecret: the database has it, AWSCURRENT is still the old one
+        progressed()  # after the password changed
+        current = secrets.describe_secret(SecretId=arn)["VersionIdsToStages"]
+        old_version = next(v for v, stages in current.items() if "AWSCURRENT" in stages)
+        secrets.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT",
+                                            MoveToVersionId=version,
+                                            RemoveFromVersionId=old_version)
+        progressed()  # and after the secret did: it kept serving throughout
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not [t for t in threads if t.is_alive()], "a worker hangs after the rotation"
     assert failures == []
-    assert mid_rotation > before and done[0] > mid_rotation  # it kept serving throughout
     assert db.get_engine(settings.shop_database_url, arn) is engine  # no new engine, no restart
     assert db.credentials.get(arn) == (user, second)
 
