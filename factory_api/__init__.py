@@ -12,7 +12,8 @@ def create_app(config: dict | None = None) -> Flask:
     app, api = build_app(__name__, "Factory API", config, FACTORY)
     from factory_api import auth, cli, orders, seed_routes
     auth.guard_writes(app)  # every write, on every route: only the replenishment system
-    api.spec.components.security_scheme(auth.SECURITY_SCHEME, auth.SECURITY_SCHEME_DOC)
+    api.document(lambda spec: spec.components.security_scheme(auth.SECURITY_SCHEME,
+                                                               auth.SECURITY_SCHEME_DOC))
     app.register_blueprint(seed_routes.blp)  # the seed's routes, bare (not in OpenAPI tags)
     api.register_blueprint(orders.blp)
     cli.register(app)

@@ -9,7 +9,8 @@ from inventory_core.databases import SHOP
 
 def create_app(config: dict | None = None) -> Flask:
     app, api = build_app(__name__, "Shop API", config, SHOP)
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.document(lambda spec: spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer"}))
     from shop_api import admin, cli, dashboard, items, seed_routes
     app.register_blueprint(seed_routes.blp)  # the seed's routes, bare (not in OpenAPI tags)
     api.register_blueprint(items.blp)
