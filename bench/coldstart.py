@@ -19,6 +19,9 @@ ENTRY_POINTS = {
     "consumers: dead_letter": f"import consumers.dead_letter; {CONSUMER_SETUP}",
     "consumers: outbox_sweep": f"import consumers.outbox_sweep; {CONSUMER_SETUP}",
     "factory: production consumer": f"import consumers.production; {CONSUMER_SETUP}",
+    "consumers: notify": f"import consumers.notify; {CONSUMER_SETUP}; runtime.messaging()",
+    "consumers: lifecycle (scheduled)": f"import consumers.lifecycle; {CONSUMER_SETUP}",
+    "consumers: learn_rules (scheduled)": f"import consumers.learn_rules; {CONSUMER_SETUP}",
 }
 ENV = {"SHOP_DATABASE_URL": "sqlite://", "FACTORY_DATABASE_URL": "sqlite://",
        "PYTHONDONTWRITEBYTECODE": "0"}

@@ -1,22 +1,31 @@
 """A Lambda cold start pays for every import: entry points must not pull in tools they never use
 on AWS (Alembic is for the CLI and deploy tasks; Flask is not for the SQS consumers; each
-service's functions load only its own database's models)."""
+service's functions load only its own database's models; profilers, process tools and
+cryptography are for the bench, the local stack and pymysql's sign-in, not for a start).
+
+An import-graph check, not a timing: bench/coldstart.py measures the time (docs/benchmarks.md).
+Every function a stage of zappa_settings.json runs is checked."""
 import subprocess
 import sys
 
 import pytest
 
+from .conftest import load_settings
+
+# Nobody's start needs these (pymysql imports cryptography when it signs in, if the server asks).
+TOOLS = ("alembic", "moto", "pytest", "pyinstrument", "psutil", "cryptography", "smtplib")
+CONSUMER = (*TOOLS, "flask", "flask_smorest", "jinja2")
 ENTRY_POINTS = {
-    "shop_api.wsgi": ("alembic", "jinja2.ext", "moto", "pytest",
-                      "inventory_core.adapters.models.factory"),
-    "factory_api.wsgi": ("alembic", "moto", "pytest", "inventory_core.adapters.models.shop"),
-    "consumers.delivery": ("alembic", "flask", "moto", "pytest"),
-    "consumers.order": ("alembic", "flask", "moto", "pytest"),
-    "consumers.production": ("alembic", "flask", "moto", "pytest",
-                             "inventory_core.adapters.models.shop"),
-    "consumers.notify": ("alembic", "flask", "moto", "pytest"),
-    "consumers.dead_letter": ("alembic", "flask", "moto", "pytest"),
-    "consumers.outbox_sweep": ("alembic", "flask", "moto", "pytest"),
+    "shop_api.wsgi": (*TOOLS, "jinja2.ext", "inventory_core.adapters.models.factory"),
+    "factory_api.wsgi": (*TOOLS, "inventory_core.adapters.models.shop"),
+    "consumers.delivery": CONSUMER,
+    "consumers.order": CONSUMER,
+    "consumers.production": (*CONSUMER, "inventory_core.adapters.models.shop"),
+    "consumers.notify": CONSUMER,
+    "consumers.dead_letter": CONSUMER,
+    "consumers.outbox_sweep": CONSUMER,
+    "consumers.lifecycle": CONSUMER,
+    "consumers.learn_rules": CONSUMER,
 }
 
 
@@ -28,3 +37,12 @@ def test_entry_point_imports_nothing_it_does_not_use(module):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "", f"{module} imports {run.stdout.strip()} at cold start"
+
+
+def test_every_deployed_function_is_checked():
+    stages = [stage for name, stage in load_settings().items() if name != "base"]
+    functions = {event["function"].rsplit(".", 1)[0]
+                 for stage in stages for event in stage.get("events", ()) if "function" in event}
+    apps = {stage["app_function"].rsplit(".", 1)[0] for stage in stages if "app_function" in stage}
+    assert functions and apps
+    assert functions | apps <= set(ENTRY_POINTS), (functions | apps) - set(ENTRY_POINTS)
