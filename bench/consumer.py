@@ -93,8 +93,8 @@ def handler_run(url: str, count: int) -> float:
     real_messaging = runtime.messaging
     runtime.messaging = lambda: broker
     try:
-        batches = [[record(e, "bench") for e in chunk]
-                   for chunk in (events(count)[i:i + BATCH] for i in range(0, count, BATCH))]
+        records = [record(e, "bench") for e in events(count)]
+        batches = [records[i:i + BATCH] for i in range(0, count, BATCH)]
         delivery.handler({"Records": batches[0]})  # warm: engine, pool, imports
         started = time.perf_counter()
         for n, batch in enumerate(batches[1:], 2):
