@@ -2,22 +2,26 @@
 applies in the same transaction as the effect, and a redelivered duplicate finds it there."""
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inventory_core.adapters.models.common import ProcessedEventMixin
+from inventory_core.adapters.models.common import ProcessedEventMixin, utcnow
 
 
 def first_delivery(session: Session, model: type[ProcessedEventMixin], consumer: str,
                    event_id: str) -> bool:
     """Record, in the caller's transaction, that `consumer` applies `event_id`. False when it was
     applied before, or a concurrent delivery of it just was: then the caller must change nothing
-    (and end its transaction: after a clash the session is unusable)."""
-    if session.get(model, (consumer, event_id)) is not None:
-        return False
-    session.add(model(consumer=consumer, event_id=event_id))
+    and end its transaction.
+
+    One INSERT, no SELECT first: duplicates are rare, and the primary key refuses one whether it
+    was committed long ago or is being applied right now (this INSERT then waits for the other
+    transaction and fails once it commits; it succeeds if the other rolls back). Executed on the
+    session's connection, outside the ORM's unit of work: nothing else needs the row."""
     try:
-        session.flush()  # a concurrent duplicate waits here, then fails on the primary key
+        session.connection().execute(insert(model), {"consumer": consumer, "event_id": event_id,
+                                                     "processed_at": utcnow()})
     except IntegrityError:
         return False
     return True
