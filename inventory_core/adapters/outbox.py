@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory_core.adapters.models.common import OutboxMixin, utcnow
@@ -86,6 +86,73 @@ def add(session: Session, outbox_model: type[OutboxMixin], event: Event, destina
                              delay_seconds=delay_seconds))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A row written already claimed by the process that wrote it (`write`): it publishes the row
+    after commit from this copy, with no claim transaction and no read. If it dies first, the
+    claim lapses after CLAIM_SECONDS and the sweep sends the row."""
+    event_id: str
+    event_type: str
+    destination: str
+    body: str
+    delay_seconds: int = 0
+    attempts: int = 1  # the claim counts as an attempt, as a relay's claim does
+
+
+def write(session: Session, outbox_model: type[OutboxMixin],
+          events: list[tuple[Event, str, int]], claim: bool) -> list[Claimed]:
+    """Write (event, destination, delay_seconds) rows in the caller's transaction, in one
+    statement, just before it commits. `claim`: the caller publishes them after commit (their
+    lease starts now, at the commit); the rows as written."""
+    now = utcnow()
+    rows = [Claimed(event.event_id, event.type, destination, event.to_json(), delay)
+            for event, destination, delay in events]
+    if rows:
+        session.connection().execute(insert(outbox_model), [
+            {"event_id": r.event_id, "event_type": r.event_type, "destination": r.destination,
+             "body": r.body, "delay_seconds": r.delay_seconds, "created_at": now,
+             "claimed_until": now + timedelta(seconds=CLAIM_SECONDS) if claim else None,
+             "attempts": r.attempts if claim else 0} for r in rows])
+    return rows
+
+
+def publish_claimed(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Publisher,
+                    rows: list[Claimed], policy: RetryPolicy = DEFAULT_POLICY,
+                    budget_seconds: float | None = None) -> RelayResult:
+    """The post-commit path: publish rows written claimed (`write`), then mark those published
+    together, in one transaction (a relay killed before it re-sends at most these few rows, once
+    their claim lapses; consumers are idempotent). A failed row is released with its error for
+    the sweep; rows the budget (counted from now) leaves untried are released as no attempt."""
+    result = RelayResult(selected=len(rows), claimed=len(rows))
+    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+    worst_case = float(getattr(publisher, "publish_timeout_seconds", 0.0))
+    published: list[str] = []
+    untried: list[str] = []
+    for index, row in enumerate(rows):
+        if deadline is not None and time.monotonic() + worst_case > deadline:
+            untried += [r.event_id for r in rows[index:]]
+            result.out_of_time = True
+            break
+        try:
+            publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            parked = _mark_failed(sessions, outbox_model, outbox_model.event_id == row.event_id,
+                                  row.attempts, error, policy)
+            log.warning("outbox: publishing %s %s failed (attempt %d%s): %s", row.event_type,
+                        row.event_id, row.attempts, ", parked" if parked else "", error)
+            result.failed += 1
+            result.parked += parked
+        else:
+            published.append(row.event_id)
+    if published:
+        _mark_published(sessions, outbox_model, outbox_model.event_id.in_(published))
+        result.published = len(published)
+    if untried:
+        _release(sessions, outbox_model, outbox_model.event_id.in_(untried))
+    return result
+
+
 @dataclass
 class RelayResult:
     published: int = 0
@@ -138,7 +205,8 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
             publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
         except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
             error = f"{type(exc).__name__}: {exc}"[:500]
-            parked = _mark_failed(sessions, outbox_model, row, error, policy)
+            parked = _mark_failed(sessions, outbox_model, outbox_model.outbox_id == row.outbox_id,
+                                  row.attempts, error, policy)
             log.warning("outbox: publishing %s %s failed (attempt %d%s): %s", row.event_type,
                         row.event_id, row.attempts, ", parked" if parked else "", error)
             result.failed += 1
@@ -147,12 +215,12 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
             if breaker is not None:
                 breaker.record(row.destination, published=False)
         else:
-            _mark_published(sessions, outbox_model, row.outbox_id)
+            _mark_published(sessions, outbox_model, outbox_model.outbox_id == row.outbox_id)
             result.published += 1
             if breaker is not None:
                 breaker.record(row.destination, published=True)
     if untried:
-        _release(sessions, outbox_model, untried)
+        _release(sessions, outbox_model, outbox_model.outbox_id.in_(untried))
     return result
 
 
@@ -194,32 +262,35 @@ def _claim(sessions, model, event_ids, limit, retries, after_id, due_by, skip, b
     return claimed, len(rows), max((row.outbox_id for row in rows), default=after_id)
 
 
-def _mark_published(sessions, model, outbox_id: int) -> None:
+def _mark_published(sessions, model, which) -> None:
     with sessions.begin() as session:
-        session.execute(update(model).where(model.outbox_id == outbox_id)
+        session.execute(update(model).where(which)
                         .values(published_at=utcnow(), claimed_until=None, last_error=None,
-                                next_attempt_at=None))
+                                next_attempt_at=None)
+                        .execution_options(synchronize_session=False))
 
 
-def _mark_failed(sessions, model, row, error: str, policy: RetryPolicy) -> bool:
+def _mark_failed(sessions, model, which, attempts: int, error: str, policy: RetryPolicy) -> bool:
     """Release the row with its error and when to try again, or park it. Whether it parked."""
     now = utcnow()
-    parked = row.attempts >= policy.max_attempts
+    parked = attempts >= policy.max_attempts
     with sessions.begin() as session:
-        session.execute(update(model).where(model.outbox_id == row.outbox_id)
+        session.execute(update(model).where(which)
                         .where(model.published_at.is_(None))
                         .values(claimed_until=None, last_error=error,
-                                next_attempt_at=now + timedelta(seconds=policy.delay(row.attempts)),
-                                parked_at=now if parked else None))
+                                next_attempt_at=now + timedelta(seconds=policy.delay(attempts)),
+                                parked_at=now if parked else None)
+                        .execution_options(synchronize_session=False))
     return parked
 
 
-def _release(sessions, model, outbox_ids: list[int]) -> None:
+def _release(sessions, model, which) -> None:
     """Give back rows claimed and never tried (out of time): that was no attempt."""
     with sessions.begin() as session:
-        session.execute(update(model).where(model.outbox_id.in_(outbox_ids))
+        session.execute(update(model).where(which)
                         .where(model.published_at.is_(None))
-                        .values(claimed_until=None, attempts=model.attempts - 1))
+                        .values(claimed_until=None, attempts=model.attempts - 1)
+                        .execution_options(synchronize_session=False))
 
 
 # --- what operators see and do ------------------------------------------------------------------

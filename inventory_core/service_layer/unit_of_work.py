@@ -1,7 +1,8 @@
 """A unit of work around each transaction (cosmicpython): `with uow: ...; uow.commit()`.
 
-Events emitted inside go to the outbox in the same transaction; after a successful commit they
-are handed to the publisher at once (when one is set), and the outbox sweep covers any failure."""
+Events emitted inside go to the outbox in the same transaction (one INSERT, at commit); after a
+successful commit they are handed to the publisher at once (when one is set; or, `held`, after a
+consumer's batch), and the outbox sweep covers any failure."""
 from __future__ import annotations
 
 import dataclasses
@@ -42,10 +43,13 @@ class UnitOfWork:
         # The post-commit publish's time budget (a request path: a buyer is waiting); what does
         # not fit waits for the sweep. None: no limit beyond the publisher's own timeouts.
         self.publish_budget_seconds = publish_budget_seconds
+        # Set to a list (a consumer's batch): the rows each commit writes are added to it, to be
+        # published with the batch's others (`publish`), not each right after its own commit.
+        self.held: list[outbox.Claimed] | None = None
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.sessions()
-        self._event_ids: list[str] = []
+        self._events: list[tuple[Event, str, int]] = []
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -53,32 +57,46 @@ class UnitOfWork:
         self.session.close()
 
     def emit(self, event: Event, delay_seconds: int = 0) -> None:
-        """Write `event` to the outbox, bound where the topology sends its type. An event made
-        without a correlation id joins the flow being handled (inventory_core.correlation)."""
+        """Write `event` to the outbox (at commit, in the same transaction), bound where the
+        topology sends its type. An event made without a correlation id joins the flow being
+        handled (inventory_core.correlation)."""
         if event.correlation_id is None and correlation.current():
             event = dataclasses.replace(event, correlation_id=correlation.current())
-        outbox.add(self.session, self.outbox_model, event, TOPOLOGY.event_types[event.type],
-                   delay_seconds)
-        self._event_ids.append(event.event_id)
+        self._events.append((event, TOPOLOGY.event_types[event.type], delay_seconds))
 
     def commit(self) -> None:
+        # The rows are written claimed when this process publishes them after commit: no claim
+        # transaction then, and the sweep leaves them alone while the claim holds.
+        rows = outbox.write(self.session, self.outbox_model, self._events,
+                            claim=self.publisher is not None)
+        self._events = []
         self.session.commit()
-        event_ids, self._event_ids = self._event_ids, []
-        if self.publisher is not None and event_ids:
-            try:
-                if self.publish_budget_seconds is not None:
-                    # Clients are made before the clock starts: the budget is for the broker.
-                    warm = getattr(self.publisher, "warm", None)
-                    if warm is not None:
-                        warm()
-                outbox.relay(self.sessions, self.outbox_model, self.publisher, event_ids=event_ids,
-                             policy=self.policy, budget_seconds=self.publish_budget_seconds)
-            except Exception:  # the change is committed; never report it failed
-                # An error here (the database busy while claiming or marking rows) must not reach
-                # the caller: it would answer "failed" for a committed sale, and a retry would
-                # sell again. The rows stay unpublished and the outbox sweep sends them.
-                log.warning("post-commit relay failed; the outbox sweep will publish %s",
-                            event_ids, exc_info=True)
+        if self.publisher is None or not rows:
+            return
+        if self.held is not None:
+            self.held.extend(rows)
+        else:
+            self.publish(rows)
+
+    def publish(self, rows: list[outbox.Claimed]) -> None:
+        """Hand committed rows written claimed to the publisher; never raises (the committed
+        change stands, and the sweep sends what this could not)."""
+        if self.publisher is None or not rows:
+            return
+        try:
+            if self.publish_budget_seconds is not None:
+                # Clients are made before the clock starts: the budget is for the broker.
+                warm = getattr(self.publisher, "warm", None)
+                if warm is not None:
+                    warm()
+            outbox.publish_claimed(self.sessions, self.outbox_model, self.publisher, rows,
+                                   policy=self.policy, budget_seconds=self.publish_budget_seconds)
+        except Exception:  # the change is committed; never report it failed
+            # An error here (the database busy while marking rows) must not reach the caller:
+            # it would answer "failed" for a committed sale, and a retry would sell again. The
+            # rows stay unpublished and the outbox sweep sends them once their claim lapses.
+            log.warning("post-commit publish failed; the outbox sweep will publish %s",
+                        [r.event_id for r in rows], exc_info=True)
 
 
 def is_transient(exc: BaseException) -> bool:
