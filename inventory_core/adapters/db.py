@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from inventory_core import config
 
 _engines: dict[tuple[str, str | None], Engine] = {}
+_sessionmakers: dict[tuple[str, str | None], sessionmaker] = {}
 _lock = threading.Lock()
 CREDENTIALS_TTL = 300.0  # seconds a fetched secret is used for new connections
 ACCESS_DENIED = 1045  # MySQL ER_ACCESS_DENIED_ERROR: wrong user name or password
@@ -165,7 +166,14 @@ def get_engine(url: str, secret_arn: str | None = None) -> Engine:
 
 
 def session_factory(url: str, secret_arn: str | None = None) -> sessionmaker:
-    return sessionmaker(bind=get_engine(url, secret_arn), expire_on_commit=False)
+    """The process-wide sessionmaker for `url`, made once: making one defines a Session subclass,
+    which costs more than many a transaction (a consumer asks for it once per message)."""
+    key = (url, secret_arn)
+    found = _sessionmakers.get(key)
+    if found is None or found.kw["bind"] is not _engines.get(key):
+        found = _sessionmakers[key] = sessionmaker(bind=get_engine(url, secret_arn),
+                                                   expire_on_commit=False)
+    return found
 
 
 def resolve_url(url: str, secret_arn: str | None) -> str:
@@ -195,6 +203,7 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _sessionmakers.clear()
 
 
 def rows_matched(session: Session, statement: UpdateBase) -> int:
