@@ -2,7 +2,7 @@
 applies in the same transaction as the effect, and a redelivered duplicate finds it there."""
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import Insert, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,18 @@ def first_delivery(session: Session, model: type[ProcessedEventMixin], consumer:
     transaction and fails once it commits; it succeeds if the other rolls back). Executed on the
     session's connection, outside the ORM's unit of work: nothing else needs the row."""
     try:
-        session.connection().execute(insert(model), {"consumer": consumer, "event_id": event_id,
+        session.connection().execute(_insert(model), {"consumer": consumer, "event_id": event_id,
                                                      "processed_at": utcnow()})
     except IntegrityError:
         return False
     return True
+
+
+_INSERTS: dict[type, Insert] = {}
+
+
+def _insert(model: type[ProcessedEventMixin]) -> Insert:
+    found = _INSERTS.get(model)
+    if found is None:  # built once per table: building it costs more than executing it
+        found = _INSERTS[model] = insert(model)
+    return found

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Insert, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory_core.adapters.models.common import OutboxMixin, utcnow
@@ -108,12 +108,22 @@ def write(session: Session, outbox_model: type[OutboxMixin],
     rows = [Claimed(event.event_id, event.type, destination, event.to_json(), delay)
             for event, destination, delay in events]
     if rows:
-        session.connection().execute(insert(outbox_model), [
+        session.connection().execute(_insert(outbox_model), [
             {"event_id": r.event_id, "event_type": r.event_type, "destination": r.destination,
              "body": r.body, "delay_seconds": r.delay_seconds, "created_at": now,
              "claimed_until": now + timedelta(seconds=CLAIM_SECONDS) if claim else None,
              "attempts": r.attempts if claim else 0} for r in rows])
     return rows
+
+
+_INSERTS: dict[type, Insert] = {}
+
+
+def _insert(outbox_model: type[OutboxMixin]) -> Insert:
+    found = _INSERTS.get(outbox_model)
+    if found is None:  # built once per table: every commit that emits an event runs it
+        found = _INSERTS[outbox_model] = insert(outbox_model)
+    return found
 
 
 def publish_claimed(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Publisher,
