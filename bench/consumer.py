@@ -85,79 +85,84 @@ class CountingBroker:
         pass
 
 
-def handler_run(url: str, count: int) -> float:
-    from consumers import delivery, runtime
-    os.environ["SHOP_DATABASE_URL"] = url
-    runtime.reset()
-    broker = CountingBroker()
-    real_messaging = runtime.messaging
-    runtime.messaging = lambda: broker
-    try:
+class Handler:
+    """The delivery consumer's Lambda handler on the bench database, one batch at a time."""
+
+    def __init__(self, url: str, count: int):
+        from consumers import delivery, runtime
+        os.environ["SHOP_DATABASE_URL"] = url
+        runtime.reset()
+        self.broker = CountingBroker()
+        self._runtime, self._messaging = runtime, runtime.messaging
+        runtime.messaging = lambda: self.broker
+        self._handler = delivery.handler
         records = [record(e, "bench") for e in events(count)]
-        batches = [records[i:i + BATCH] for i in range(0, count, BATCH)]
-        delivery.handler({"Records": batches[0]})  # warm: engine, pool, imports
-        started = time.perf_counter()
-        for n, batch in enumerate(batches[1:], 2):
-            answer = delivery.handler({"Records": batch})
-            assert answer == {"batchItemFailures": []}, answer
-            progress("handler", n * BATCH, count, "messages")  # a clock read; a line every 2 s
-        rate = (count - BATCH) / (time.perf_counter() - started)
-    finally:
-        runtime.messaging = real_messaging
-    assert broker.published == ["stock.restocked"] * count, broker.published[:5]
-    return rate
+        self.batches = [records[i:i + BATCH] for i in range(0, count, BATCH)]
+
+    def run(self, index: int) -> None:
+        answer = self._handler({"Records": self.batches[index]})
+        assert answer == {"batchItemFailures": []}, answer
+
+    def close(self) -> None:
+        self._runtime.messaging = self._messaging
 
 
-def bare_sql_run(url: str, count: int) -> float:
+class BareSql:
     """What the consumer does for a matching completion, by hand: record the event id (its
     primary key refuses a duplicate), lock the item, lock the order, add the stock, its ledger
     row, close the order, the `stock.restocked` outbox row; one transaction per message."""
-    conn = pymysql_connect(url)
-    conn.autocommit(False)
-    cursor = conn.cursor()
-    cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-    payloads = [(str(uuid.uuid4()), FIRST_ITEM + n, quantity_of(n), FIRST_ORDER + n,
-                 str(FIRST_PRODUCTION_ORDER + n)) for n in range(count)]
-    started = time.perf_counter()
-    for n, (event_id, item_id, quantity, order_id, reference) in enumerate(payloads, 1):
-        cursor.execute("INSERT INTO processed_events (consumer, event_id, processed_at) "
-                       "VALUES (%s, %s, UTC_TIMESTAMP(6))", (CONSUMER, event_id))
-        cursor.execute("SELECT quantity, backordered, name FROM items WHERE item_id = %s "
-                       "FOR UPDATE", (item_id,))
-        before, _owed, name = cursor.fetchone()
-        cursor.execute("SELECT status, item_id, quantity, factory_reference FROM "
-                       "replenishment_orders WHERE replenishment_order_id = %s FOR UPDATE",
-                       (order_id,))
-        status, ordered_item, ordered, accepted_as = cursor.fetchone()
-        assert (status, ordered_item, ordered, accepted_as) == (
-            "accepted", item_id, quantity, reference)
-        after = before + quantity
-        cursor.execute("UPDATE items SET quantity = %s WHERE item_id = %s", (after, item_id))
-        cursor.execute("INSERT INTO stock_ledger (item_id, delta, quantity_after, reason, "
-                       "reference, created_at) VALUES (%s, %s, %s, 'restock', %s, "
-                       "UTC_TIMESTAMP(6))", (item_id, quantity, after, f"event:{event_id}"))
-        cursor.execute("UPDATE replenishment_orders SET status = 'fulfilled', open_item_id = NULL, "
-                       "fulfilled_at = UTC_TIMESTAMP(6), received_quantity = %s "
-                       "WHERE replenishment_order_id = %s", (quantity, order_id))
-        restocked_id = str(uuid.uuid4())
-        body = json.dumps({"event_id": restocked_id, "type": "stock.restocked", "version": 1,
-                           "occurred_at": datetime.now(UTC).isoformat(),
-                           "correlation_id": event_id,
-                           "payload": {"item_id": item_id, "item_name": name,
-                                       "quantity": after}}, separators=(",", ":"))
-        cursor.execute("INSERT INTO outbox (event_id, event_type, destination, body, "
-                       "delay_seconds, created_at, attempts) VALUES (%s, 'stock.restocked', "
-                       "'stock_events', %s, 0, UTC_TIMESTAMP(6), 0)", (restocked_id, body))
-        conn.commit()
-        progress("plain SQL", n, count, "messages")  # a clock read; a line every 2 s
-    rate = count / (time.perf_counter() - started)
-    conn.close()
-    return rate
+
+    def __init__(self, url: str, count: int):
+        self.conn = pymysql_connect(url)
+        self.conn.autocommit(False)
+        self.cursor = self.conn.cursor()
+        self.cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        payloads = [(str(uuid.uuid4()), FIRST_ITEM + n, quantity_of(n), FIRST_ORDER + n,
+                     str(FIRST_PRODUCTION_ORDER + n)) for n in range(count)]
+        self.batches = [payloads[i:i + BATCH] for i in range(0, count, BATCH)]
+
+    def run(self, index: int) -> None:
+        conn, cursor = self.conn, self.cursor
+        for event_id, item_id, quantity, order_id, reference in self.batches[index]:
+            cursor.execute("INSERT INTO processed_events (consumer, event_id, processed_at) "
+                           "VALUES (%s, %s, UTC_TIMESTAMP(6))", (CONSUMER, event_id))
+            cursor.execute("SELECT quantity, backordered, name FROM items WHERE item_id = %s "
+                           "FOR UPDATE", (item_id,))
+            before, _owed, name = cursor.fetchone()
+            cursor.execute("SELECT status, item_id, quantity, factory_reference FROM "
+                           "replenishment_orders WHERE replenishment_order_id = %s FOR UPDATE",
+                           (order_id,))
+            status, ordered_item, ordered, accepted_as = cursor.fetchone()
+            assert (status, ordered_item, ordered, accepted_as) == (
+                "accepted", item_id, quantity, reference)
+            after = before + quantity
+            cursor.execute("UPDATE items SET quantity = %s WHERE item_id = %s", (after, item_id))
+            cursor.execute("INSERT INTO stock_ledger (item_id, delta, quantity_after, reason, "
+                           "reference, created_at) VALUES (%s, %s, %s, 'restock', %s, "
+                           "UTC_TIMESTAMP(6))", (item_id, quantity, after, f"event:{event_id}"))
+            cursor.execute("UPDATE replenishment_orders SET status = 'fulfilled', "
+                           "open_item_id = NULL, fulfilled_at = UTC_TIMESTAMP(6), "
+                           "received_quantity = %s WHERE replenishment_order_id = %s",
+                           (quantity, order_id))
+            restocked_id = str(uuid.uuid4())
+            body = json.dumps({"event_id": restocked_id, "type": "stock.restocked", "version": 1,
+                               "occurred_at": datetime.now(UTC).isoformat(),
+                               "correlation_id": event_id,
+                               "payload": {"item_id": item_id, "item_name": name,
+                                           "quantity": after}}, separators=(",", ":"))
+            cursor.execute("INSERT INTO outbox (event_id, event_type, destination, body, "
+                           "delay_seconds, created_at, attempts) VALUES (%s, 'stock.restocked', "
+                           "'stock_events', %s, 0, UTC_TIMESTAMP(6), 0)", (restocked_id, body))
+            conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
 
 
-def check(url: str, count: int) -> None:
+def check(url: str, count: int, published: bool) -> None:
     """Every order fulfilled with what arrived, the stock and its ledger as delivered, every
-    event id recorded once, one `stock.restocked` row per message, no anomaly."""
+    event id recorded once, one `stock.restocked` row per message (marked published by the
+    handler), no anomaly."""
     conn = pymysql_connect(url)
     with conn.cursor() as cursor:
         def one(sql: str, *args) -> tuple:
@@ -181,17 +186,36 @@ def check(url: str, count: int) -> None:
         assert one("SELECT COUNT(*) FROM outbox WHERE event_type = 'stock.restocked'") == (
             count,), "outbox"
         assert one("SELECT COUNT(*) FROM delivery_anomalies") == (0,), "anomalies"
+        if published:
+            assert one("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL") == (0,), \
+                "unpublished"
     conn.close()
 
 
 def run(count: int) -> dict:
-    with mysql_database("shop") as url:
-        setup(url, count)
-        handler_rate = handler_run(url, count)
-        check(url, count)
-    with mysql_database("shop") as url:
-        setup(url, count)
-        bare_rate = bare_sql_run(url, count)
-        check(url, count)
+    """Both on their own database, a batch of each in turn (the first one of each is a warm-up),
+    so a machine busy with something else for a while slows both alike."""
+    with mysql_database("shop") as handler_url, mysql_database("shop") as bare_url:
+        setup(handler_url, count)
+        setup(bare_url, count)
+        handler, bare = Handler(handler_url, count), BareSql(bare_url, count)
+        spent = {handler: 0.0, bare: 0.0}
+        try:
+            for index in range(len(handler.batches)):
+                for side in (handler, bare) if index % 2 else (bare, handler):
+                    started = time.perf_counter()
+                    side.run(index)
+                    if index:
+                        spent[side] += time.perf_counter() - started
+                # Between timed stretches: a clock read; a line every 2 s.
+                progress("handler and plain SQL", (index + 1) * BATCH, count, "messages each")
+        finally:
+            handler.close()
+            bare.close()
+        assert handler.broker.published == ["stock.restocked"] * count, handler.broker.published
+        check(handler_url, count, published=True)
+        check(bare_url, count, published=False)
+    timed = count - BATCH
+    handler_rate, bare_rate = timed / spent[handler], timed / spent[bare]
     return {"handler": handler_rate, "bare": bare_rate, "ratio": handler_rate / bare_rate,
             "messages": count}
