@@ -6,25 +6,27 @@ A duplicate (SQS at-least-once, or the factory's relay publishing twice) is reco
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from consumers import runtime
 from consumers.batch import handle_batch
 from inventory_core.domain.events import parse_event
 from inventory_core.service_layer import shop_service
+from inventory_core.service_layer.shop_service import ReceiveResult
+from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 EVENT_TYPES = ("production.completed",)
 
 
-def handle_record(record: dict, held: list | None = None) -> shop_service.ReceiveResult:
+def handle_record(record: dict,
+                  unit_of_work: Callable[[], UnitOfWork] = runtime.shop_uow) -> ReceiveResult:
     event = parse_event(record["body"], expected_types=EVENT_TYPES)
     p = event.payload
-    uow = runtime.shop_uow()
-    uow.held = held
     # Stock moves only for a completion that matches an open order of its item; any other is
     # recorded as an anomaly (no stock, the operator e-mailed) and the message is done with.
     result = shop_service.receive_stock(
-        uow, event.event_id, p["item_id"], p["quantity"],
+        unit_of_work(), event.event_id, p["item_id"], p["quantity"],
         p["replenishment_order_id"], production_order_id=p["production_order_id"],
         factory_id=p["factory_id"])
     if not result.applied:
@@ -33,10 +35,8 @@ def handle_record(record: dict, held: list | None = None) -> shop_service.Receiv
 
 
 def handler(event: dict, context=None) -> dict:
-    # The events the batch's restocks commit (stock back, backorders filled, a reorder) are
-    # published after the batch, together: one pass and one transaction marking them, instead of
-    # one per message. They wait for at most the rest of the batch (ten messages).
-    held: list = []
-    answer = handle_batch(event, lambda record: handle_record(record, held), runtime.messaging())
-    runtime.shop_uow().publish(held)
-    return answer
+    # One connection for the batch; the events its restocks commit (stock back, backorders
+    # filled, a reorder) published after it (runtime.shop_batch).
+    with runtime.shop_batch() as unit_of_work:
+        return handle_batch(event, lambda record: handle_record(record, unit_of_work),
+                            runtime.messaging())

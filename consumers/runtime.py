@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from inventory_core import logs
 from inventory_core.adapters.messaging import SWEEP, Messaging
@@ -31,6 +33,24 @@ def sweep_messaging() -> Messaging:
 
 def shop_uow() -> UnitOfWork:
     return SHOP.unit_of_work(settings(), messaging())
+
+
+@contextmanager
+def shop_batch() -> Iterator[Callable[[], UnitOfWork]]:
+    """Units of work for one batch of messages, each its own transaction: all on one database
+    connection (taken from the pool once), and the events they commit published together after
+    the batch (one pass, one transaction marking them), not after each message. They wait for
+    at most the rest of the batch (ten messages); if the function dies first, their claim lapses
+    and the outbox sweep sends them."""
+    held: list = []
+    with SHOP.one_connection(settings()) as sessions:
+        def unit_of_work() -> UnitOfWork:
+            uow = SHOP.unit_of_work(settings(), messaging(), sessions=sessions)
+            uow.held = held
+            return uow
+
+        yield unit_of_work
+        unit_of_work().publish(held)
 
 
 def factory_uow() -> UnitOfWork:
