@@ -107,12 +107,13 @@ def write(session: Session, outbox_model: type[OutboxMixin],
     now = utcnow()
     rows = [Claimed(event.event_id, event.type, destination, event.to_json(), delay)
             for event, destination, delay in events]
-    if rows:
-        session.connection().execute(_insert(outbox_model), [
-            {"event_id": r.event_id, "event_type": r.event_type, "destination": r.destination,
-             "body": r.body, "delay_seconds": r.delay_seconds, "created_at": now,
-             "claimed_until": now + timedelta(seconds=CLAIM_SECONDS) if claim else None,
-             "attempts": r.attempts if claim else 0} for r in rows])
+    values = [{"event_id": r.event_id, "event_type": r.event_type, "destination": r.destination,
+               "body": r.body, "delay_seconds": r.delay_seconds, "created_at": now,
+               "claimed_until": now + timedelta(seconds=CLAIM_SECONDS) if claim else None,
+               "attempts": r.attempts if claim else 0} for r in rows]
+    if values:  # one row (the usual) as a plain execute: executemany's rewriting costs more
+        session.connection().execute(_insert(outbox_model),
+                                     values[0] if len(values) == 1 else values)
     return rows
 
 
@@ -273,11 +274,9 @@ def _claim(sessions, model, event_ids, limit, retries, after_id, due_by, skip, b
 
 
 def _mark_published(sessions, model, which) -> None:
-    with sessions.begin() as session:
-        session.execute(update(model).where(which)
-                        .values(published_at=utcnow(), claimed_until=None, last_error=None,
-                                next_attempt_at=None)
-                        .execution_options(synchronize_session=False))
+    with sessions.begin() as session:  # a plain statement: nothing to synchronise in a new session
+        session.connection().execute(update(model).where(which).values(
+            published_at=utcnow(), claimed_until=None, last_error=None, next_attempt_at=None))
 
 
 def _mark_failed(sessions, model, which, attempts: int, error: str, policy: RetryPolicy) -> bool:

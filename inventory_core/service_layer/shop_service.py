@@ -337,7 +337,7 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
                  if replenishment_order_id else None)
         facts = None
         if order is not None:
-            ordered_factory = item.factory_id if item.item_id == order.item_id else session.scalar(
+            ordered_factory = item.factory_id if item_id == order.item_id else session.scalar(
                 select(Item.factory_id).where(Item.item_id == order.item_id))
             facts = replenishment.OrderFacts(order.status, order.item_id,
                                              ordered_factory if ordered_factory else -1,
@@ -374,7 +374,9 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
             _fill_backorders(uow, restocked, before)
             if short and needs_reorder(rule_of(restocked), restocked.quantity):
                 # The factory makes an order in one batch: the rest is not coming. Order again.
-                _ensure_replenishment(uow, restocked, restocked.quantity, 0, order.requester,
+                requester = session.scalar(select(ReplenishmentOrder.requester).where(
+                    ReplenishmentOrder.replenishment_order_id == replenishment_order_id))
+                _ensure_replenishment(uow, restocked, restocked.quantity, 0, requester,
                                       "reorder_point")
             after = restocked.quantity
         elif before == 0:  # what _fill_backorders says when no backorder waits
@@ -393,12 +395,12 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
 # time metric) comes from a subquery, which takes no lock on the factory's row (MariaDB and
 # MySQL lock a subquery's rows only when it says FOR UPDATE itself): restocks of one factory's
 # items do not wait for each other (tests/integration/test_locking.py).
-_ITEM_FACTS = (Item.item_id, Item.quantity, Item.backordered, Item.name, Item.factory_id,
+_ITEM_FACTS = (Item.quantity, Item.backordered, Item.name, Item.factory_id,
                select(Factory.name).where(Factory.factory_id == Item.factory_id)
                .scalar_subquery().label("factory_name"))
 _ORDER_FACTS = (ReplenishmentOrder.status, ReplenishmentOrder.item_id,
                 ReplenishmentOrder.quantity, ReplenishmentOrder.factory_reference,
-                ReplenishmentOrder.requester, ReplenishmentOrder.created_at)
+                ReplenishmentOrder.created_at)
 # Built once: a restock runs these for every completion, and a statement built anew each time
 # costs more Python than its round trip to the database.
 _LOCK_ITEM = select(*_ITEM_FACTS).where(Item.item_id == bindparam("key")).with_for_update()
