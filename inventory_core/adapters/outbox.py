@@ -3,9 +3,13 @@ relay publishes them after commit. Publishing happens outside any transaction, s
 failing broker never holds a database lock or fails a purchase; what fails stays unpublished
 and the periodic sweep sends it later. Delivery is at least once; consumers are idempotent.
 
+The process that commits rows publishes them itself (`write`, `publish_claimed`): they are
+written already claimed, so that path needs no claim transaction and no read, and marks the few
+rows it sent together. The sweep (`relay`) claims what is left, row by row.
+
 What keeps the outbox moving when some rows cannot be published (a deleted topic, a KMS or IAM
 mistake, a message SNS refuses):
-- each row is marked as soon as its publish returns, in a transaction of its own, so a relay
+- a sweep marks each row as soon as its publish returns, in a transaction of its own, so a sweep
   killed mid-way (a Lambda timeout) re-sends at most the row it was publishing;
 - a failed row waits before its next attempt (`next_attempt_at`, doubling), and after
   `RetryPolicy.max_attempts` it is parked (`parked_at`) with its last error: no relay tries it
