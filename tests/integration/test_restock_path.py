@@ -183,3 +183,28 @@ def test_a_restock_locks_its_item_but_not_its_factory(shop_url, mysql_backend):
             other.close()
     finally:
         holder.close()
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+def test_a_connection_lost_mid_batch_fails_only_the_message_using_it(shop_url, mysql_backend,
+                                                                     consumer_on, monkeypatch):
+    payloads = _accepted_orders(shop_url, 4)
+    real_receive = shop_service.receive_stock
+    seen = []
+
+    def receive(uow, *args, **kwargs):
+        seen.append(args[0])
+        if len(seen) == 2:  # the server drops the batch's connection (a failover, a restart)
+            with uow.sessions() as session:
+                connection_id = session.execute(text("SELECT CONNECTION_ID()")).scalar()
+            with session_factory(shop_url)() as killer:
+                killer.execute(text(f"KILL CONNECTION {int(connection_id)}"))
+        return real_receive(uow, *args, **kwargs)
+
+    monkeypatch.setattr(shop_service, "receive_stock", receive)
+    records = [_record(p, str(n)) for n, p in enumerate(payloads)]
+    assert delivery.handler({"Records": records}) == {"batchItemFailures": [
+        {"itemIdentifier": "1"}]}  # redelivered by SQS; the others went through, reconnected
+    stock = shop_state(shop_url)["stock"]
+    assert (stock["T0"], stock["T1"], stock["T2"], stock["T3"]) == (4, 0, 4, 4)
+    assert consumer_on.sent == ["stock.restocked"] * 3
