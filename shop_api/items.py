@@ -13,6 +13,10 @@ from inventory_core.service_layer import backorders, shop_service
 from shop_api import idempotency, schemas
 
 blp = Blueprint("shop", __name__, description="Items, purchases and replenishment orders")
+# Made once: a marshmallow schema copies its declared fields when it is made, a cost each
+# purchase would otherwise pay (they keep no state between loads and dumps).
+PURCHASE_REQUEST = schemas.PurchaseRequest()
+SOLD, BACKORDERED, SHORT = schemas.PurchaseResult(), schemas.BackorderPlaced(), schemas.Shortage()
 
 
 @blp.get("/items")
@@ -29,11 +33,11 @@ def get_item(item_id: int):
 
 
 @blp.post("/purchases")
-@blp.arguments(schemas.PurchaseRequest)
-@blp.response(201, schemas.PurchaseResult)
-@blp.alt_response(202, schema=schemas.BackorderPlaced,
+@blp.arguments(PURCHASE_REQUEST)
+@blp.response(201, SOLD)
+@blp.alt_response(202, schema=BACKORDERED,
                   description='Too little stock and "backorder": true: a waiting backorder')
-@blp.alt_response(409, schema=schemas.Shortage, description="Too little stock; nothing was sold")
+@blp.alt_response(409, schema=SHORT, description="Too little stock; nothing was sold")
 @blp.alt_response(404, description="No such item")
 @blp.alt_response(400, description="A malformed Idempotency-Key")
 @blp.doc(parameters=[idempotency.HEADER_DOC])
@@ -60,14 +64,14 @@ def purchase_answer(result: shop_service.PurchaseResult, operator: bool) -> tupl
     result = dataclasses.replace(result,
                                  replenishment=privacy.for_caller(result.replenishment, operator))
     if result.completed:
-        return 201, schemas.PurchaseResult().dump(result)
+        return 201, SOLD.dump(result)
     if result.backorder is not None:  # the requester's own backorder: their name in full
         placed = {**result.backorder, "replenishment_order": result.replenishment}
-        return 202, schemas.BackorderPlaced().dump(placed)
+        return 202, BACKORDERED.dump(placed)
     shortage = {"message": "Too little stock; a replenishment order is in progress.",
                 "purchase_id": result.purchase_id, "requested": result.quantity,
                 "available": result.remaining, "replenishment_order": result.replenishment}
-    return 409, schemas.Shortage().dump(shortage)
+    return 409, SHORT.dump(shortage)
 
 
 @blp.get("/replenishment-orders")

@@ -12,6 +12,7 @@ from shop_api.schemas import SeedPurchase
 
 blp = Blueprint("seed", __name__)
 SEED_ITEM_FIELDS = ("item_id", "name", "price", "quantity", "factory_id")
+SEED_PURCHASE = SeedPurchase()  # made once, not per purchase (it keeps no state between loads)
 
 
 @blp.get("/item")
@@ -26,7 +27,7 @@ def buy():
     if not isinstance(body, dict):
         return error_response(400, "The request body must be a JSON object.", seed_shape=True)
     try:
-        order = SeedPurchase().load(body)
+        order = SEED_PURCHASE.load(body)
     except ValidationError as exc:
         return error_response(400, "Invalid purchase request.", seed_shape=True,
                               errors=exc.messages)

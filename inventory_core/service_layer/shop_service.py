@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import lazyload
 
-from inventory_core.adapters import idempotency_keys, metrics
+from inventory_core.adapters import idempotency_keys, metrics, sales
 from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import utcnow
@@ -19,7 +19,6 @@ from inventory_core.adapters.models.shop import (
     DeliveryAnomaly,
     Factory,
     Item,
-    Purchase,
     ReorderRule,
     ReplenishmentOrder,
     ShopProcessedEvent,
@@ -109,13 +108,10 @@ def rule_of(item: Item) -> Rule:
             else DEFAULT_RULE)
 
 
-def _find_item(session, item: str | int) -> Item:
-    """An item by its name (the seed's way) or by its id."""
-    key = Item.item_id if isinstance(item, int) and not isinstance(item, bool) else Item.name
-    found = session.scalar(select(Item).where(key == item))
-    if found is None:
-        raise ItemNotFound(item)
-    return found
+def _facts(item: Item) -> sales.ItemFacts:
+    """A loaded item as the sale's ItemFacts (for the paths that lock it through the ORM)."""
+    return sales.ItemFacts(item.item_id, item.name, item.factory_id, item.factory.name,
+                           rule_of(item))
 
 
 @dataclass(frozen=True)
@@ -168,63 +164,65 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
 
 def _report_sale(result: PurchaseResult) -> None:
     """One log line per committed purchase, in the flow's correlation id (inventory_core.logs),
-    and its metrics per item: Purchases and UnitsSold, or Shortages."""
-    if result.completed:
-        metrics.emit("Purchases", item=result.item_name)
-        metrics.emit("UnitsSold", result.quantity, item=result.item_name)
-    elif result.backorder is not None:
-        metrics.emit("Backorders", item=result.item_name)
-    else:
-        metrics.emit("Shortages", item=result.item_name)
+    and its metrics per item: Purchases and UnitsSold, Backorders, or Shortages."""
     order = result.replenishment
     reorder = (f"; replenishment order #{order['replenishment_order_id']} "
                f"({order['quantity']} units, {order['status']})" if order else "")
     if result.completed:
+        metrics.emit("Purchases", item=result.item_name)
+        metrics.emit("UnitsSold", result.quantity, item=result.item_name)
         log.info("purchase #%d: sold %d x %s, %d left%s", result.purchase_id, result.quantity,
                  result.item_name, result.remaining, reorder)
     elif result.backorder is not None:
+        metrics.emit("Backorders", item=result.item_name)
         log.info("purchase #%d backordered: %d x %s wanted, %d in stock, backorder #%d%s",
                  result.purchase_id, result.quantity, result.item_name, result.remaining,
                  result.backorder["backorder_id"], reorder)
     else:
+        metrics.emit("Shortages", item=result.item_name)
         log.info("purchase #%d short: %d x %s wanted, %d in stock%s", result.purchase_id,
                  result.quantity, result.item_name, result.remaining, reorder)
 
 
 def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
           backorder: Backordering | None = None) -> PurchaseResult:
-    """The sale itself, inside the caller's transaction (it commits)."""
+    """The sale itself, inside the caller's transaction (it commits). Core statements
+    (adapters.sales), not the ORM: the item row's lock is held from the decrement to the
+    commit, and every statement and every line of Python in between is time other buyers of the
+    item wait."""
     session = uow.session
-    item = _find_item(session, item_key)
-    sold = _decrement(session, item.item_id, quantity)
-    # Lock the row (MySQL; SQLite's BEGIN IMMEDIATE already holds the database) and read the
-    # quantity as it is now: after our decrement, or as the shortage found it.
-    remaining, owed = _locked_stock(session, item.item_id)
-    if not sold and sellable(remaining, owed) >= quantity:
-        # A restock committed between the decrement and the lock: sell from it (we hold the
-        # lock now, so this one matches) rather than answer short or backorder what is there.
-        sold = _decrement(session, item.item_id, quantity)
-        remaining, owed = _locked_stock(session, item.item_id)
-    status = "completed" if sold else "backordered" if backorder else "short"
-    record = Purchase(item_id=item.item_id, quantity=quantity, requester=requester,
-                      status=status, remaining=remaining)
-    session.add(record)
-    session.flush()
+    item = sales.item_facts(session, item_key)  # unlocked: nothing in it changes with the stock
+    if item is None:
+        raise ItemNotFound(item_key)
+    sold = sales.decrement(session, item.item_id, quantity)
+    if sold:
+        # Our matched UPDATE holds the row's exclusive lock: a plain read is the quantity as it
+        # is now (no other transaction can have changed it since), no FOR UPDATE needed.
+        remaining, owed = sales.stock(session, item.item_id)
+    else:
+        # A decrement that matched nothing locked nothing: lock the row (MySQL; SQLite's BEGIN
+        # IMMEDIATE already holds the database) and read the quantity the shortage found.
+        remaining, owed = sales.stock(session, item.item_id, lock=True)
+        if sellable(remaining, owed) >= quantity:
+            # A restock committed between the decrement and the lock: sell from it (we hold the
+            # lock now, so this one matches) rather than answer short or backorder what is there.
+            sold = sales.decrement(session, item.item_id, quantity)
+            remaining -= quantity
     order, placed = None, None
     if sold:
-        _ledger(session, item.item_id, -quantity, remaining, "sale",
-                f"purchase:{record.purchase_id}")
         if remaining == 0:
             _emit_stock_event(uow, "stock.depleted", item, remaining)
-        if needs_reorder(rule_of(item), remaining - owed):
+        if needs_reorder(item.rule, remaining - owed):
             order = _ensure_replenishment(uow, item, remaining - owed, 0, requester,
                                           "reorder_point")
     elif backorder:
-        if quantity > rule_of(item).max_order:  # nothing is written: the transaction rolls back
+        if quantity > item.rule.max_order:  # nothing is written: the transaction rolls back
             raise BackorderTooLarge(
                 f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
-                f"({rule_of(item).max_order}); buy what is in stock or order less.")
-        waiting = backorders.place(session, item, quantity, requester, backorder.email)
+                f"({item.rule.max_order}); buy what is in stock or order less.")
+        # place() takes the model; the row is ours already (the FOR UPDATE above).
+        waiting = backorders.place(session, _lock_item(session, item.item_id), quantity,
+                                   requester, backorder.email)
         owed += quantity
         # Sized from stock less everything owed, this one included: the order covers the
         # backorders plus the target (or, if one is open already, the next order does).
@@ -234,27 +232,15 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
         available = sellable(remaining, owed)
         order = _ensure_replenishment(uow, item, remaining - owed, quantity - available,
                                       requester, "shortage")
-    record.replenishment_order_id = order.replenishment_order_id if order else None
-    return PurchaseResult(sold, record.purchase_id, item.item_id, item.name, quantity,
-                          remaining, resources.REPLENISHMENT.dump(order) if order else None,
+    status = "completed" if sold else "backordered" if backorder else "short"
+    purchase_id = sales.record_purchase(session, item.item_id, quantity, requester, status,
+                                        remaining,
+                                        order.replenishment_order_id if order else None)
+    if sold:
+        sales.record_sale_in_ledger(session, item.item_id, quantity, remaining, purchase_id)
+    return PurchaseResult(sold, purchase_id, item.item_id, item.name, quantity, remaining,
+                          resources.REPLENISHMENT.dump(order) if order else None,
                           sellable(remaining, owed), placed)
-
-
-def _decrement(session, item_id: int, quantity: int) -> bool:
-    """The conditional decrement: of many concurrent buyers, only those the stock covers match,
-    and only from stock no waiting backorder is owed."""
-    return rows_matched(session,
-        update(Item).where(Item.item_id == item_id,
-                           Item.quantity - Item.backordered >= quantity)
-        .values(quantity=Item.quantity - quantity)
-        .execution_options(synchronize_session=False)) == 1
-
-
-def _locked_stock(session, item_id: int) -> tuple[int, int]:
-    """(on hand, owed to backorders), the row locked until the transaction ends."""
-    quantity, owed = session.execute(select(Item.quantity, Item.backordered)
-                                     .where(Item.item_id == item_id).with_for_update()).one()
-    return quantity, owed
 
 
 def forget_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int:
@@ -267,7 +253,8 @@ def forget_idempotency_keys(uow: UnitOfWork, now: datetime | None = None) -> int
 
 
 
-def _ensure_replenishment(uow, item, on_hand, shortfall, requester, trigger) -> ReplenishmentOrder:
+def _ensure_replenishment(uow: UnitOfWork, item: sales.ItemFacts, on_hand: int, shortfall: int,
+                          requester: str, trigger: str) -> ReplenishmentOrder:
     session = uow.session
     open_order = session.scalar(select(ReplenishmentOrder)
                                 .where(ReplenishmentOrder.open_item_id == item.item_id))
@@ -275,7 +262,7 @@ def _ensure_replenishment(uow, item, on_hand, shortfall, requester, trigger) -> 
         return open_order
     # Never more than the rule's maximum order, however large the shortfall: one anonymous
     # purchase must not size production.
-    quantity = reorder_quantity(rule_of(item), on_hand, 0, shortfall)
+    quantity = reorder_quantity(item.rule, on_hand, 0, shortfall)
     now = utcnow()
     order = ReplenishmentOrder(item_id=item.item_id, open_item_id=item.item_id, quantity=quantity,
                                status=replenishment.INITIAL, trigger=trigger, requester=requester,
@@ -284,7 +271,7 @@ def _ensure_replenishment(uow, item, on_hand, shortfall, requester, trigger) -> 
     session.flush()  # the unique index on open_item_id stops a second open order here
     uow.emit(new_event("replenishment.requested", {
         "replenishment_order_id": order.replenishment_order_id, "item_id": item.item_id,
-        "item_name": item.name, "factory_id": item.factory_id, "factory_name": item.factory.name,
+        "item_name": item.name, "factory_id": item.factory_id, "factory_name": item.factory_name,
         "quantity": quantity, "requester": requester, "trigger": trigger}))
     return order
 
@@ -374,9 +361,9 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
             _fill_backorders(uow, restocked, before)
             if short and needs_reorder(rule_of(restocked), restocked.quantity):
                 # The factory makes an order in one batch: the rest is not coming. Order again.
-                requester = session.scalar(select(ReplenishmentOrder.requester).where(
-                    ReplenishmentOrder.replenishment_order_id == replenishment_order_id))
-                _ensure_replenishment(uow, restocked, restocked.quantity, 0, requester,
+                requester = session.scalars(select(ReplenishmentOrder.requester).where(
+                    ReplenishmentOrder.replenishment_order_id == replenishment_order_id)).one()
+                _ensure_replenishment(uow, _facts(restocked), restocked.quantity, 0, requester,
                                       "reorder_point")
             after = restocked.quantity
         elif before == 0:  # what _fill_backorders says when no backorder waits
@@ -480,8 +467,8 @@ def _fill_backorders(uow: UnitOfWork, item: Item, before: int) -> None:
     for them at once (the one just received is closed). Then say the item is back, if it is."""
     backorders.fill_waiting(uow, item)
     if item.backordered > 0:
-        _ensure_replenishment(uow, item, item.quantity - item.backordered, 0, "backorders",
-                              "backorder")
+        _ensure_replenishment(uow, _facts(item), item.quantity - item.backordered, 0,
+                              "backorders", "backorder")
     if before == 0 and item.quantity > 0:
         _emit_stock_event(uow, "stock.restocked", item, item.quantity)
     elif before > 0 and item.quantity == 0:  # the backorders took all of it

@@ -1,0 +1,102 @@
+"""The sale's SQL: a handful of Core statements on the session's connection, no ORM unit of work.
+
+A purchase is the shop's hottest path and its item row the most contended lock: the ORM's joined
+load, identity map and flushes cost more than the statements themselves (docs/benchmarks.md), so
+the sale (shop_service._sell) runs these instead. The rarer paths around it (a shortage's
+replenishment order, a backorder) still use the models. Statements are built once: SQLAlchemy
+caches their compiled form, and the session's transaction is the caller's (it commits)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from inventory_core.adapters.models.common import utcnow
+from inventory_core.adapters.models.shop import (
+    Factory,
+    Item,
+    Purchase,
+    ReorderRule,
+    StockLedgerEntry,
+)
+from inventory_core.domain.stock import DEFAULT_RULE, Rule
+
+_items, _rules = Item.__table__, ReorderRule.__table__
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What a sale needs to know of its item besides the stock (which it reads under the lock)."""
+    item_id: int
+    name: str
+    factory_id: int
+    factory_name: str
+    rule: Rule
+
+
+_FACTS = (select(_items.c.item_id, _items.c.name, _items.c.factory_id, Factory.__table__.c.name,
+                 _rules.c.reorder_point, _rules.c.target_level, _rules.c.multiple,
+                 _rules.c.max_order_quantity)
+          .join(Factory.__table__, Factory.__table__.c.factory_id == _items.c.factory_id)
+          .outerjoin(_rules, _rules.c.item_id == _items.c.item_id))
+_FACTS_BY_ID = _FACTS.where(_items.c.item_id == bindparam("key"))
+_FACTS_BY_NAME = _FACTS.where(_items.c.name == bindparam("key"))
+
+# Only from stock no waiting backorder is owed (items.backordered): of many concurrent buyers,
+# only those the stock covers match.
+_DECREMENT = (update(_items)
+              .where(_items.c.item_id == bindparam("id"),
+                     _items.c.quantity - _items.c.backordered >= bindparam("n"))
+              .values(quantity=_items.c.quantity - bindparam("n")))
+_STOCK = select(_items.c.quantity, _items.c.backordered).where(_items.c.item_id == bindparam("id"))
+_LOCKED_STOCK = _STOCK.with_for_update()
+_PURCHASE = insert(Purchase.__table__)
+_LEDGER = insert(StockLedgerEntry.__table__)
+
+
+def item_facts(session: Session, key: str | int) -> ItemFacts | None:
+    """The item a name (the seed's way) or an id names, its factory and its reorder rule, in one
+    unlocked read (none of these change with the stock); None when there is no such item."""
+    by_id = isinstance(key, int) and not isinstance(key, bool)
+    row = session.connection().execute(_FACTS_BY_ID if by_id else _FACTS_BY_NAME,
+                                       {"key": key}).first()
+    if row is None:
+        return None
+    item_id, name, factory_id, factory_name, point, target, multiple, max_order = row
+    rule = DEFAULT_RULE if point is None else Rule(point, target, multiple, max_order)
+    return ItemFacts(item_id, name, factory_id, factory_name, rule)
+
+
+def decrement(session: Session, item_id: int, quantity: int) -> bool:
+    """The conditional decrement. When it matches, InnoDB holds the row's exclusive lock until
+    the transaction ends; when it does not, it holds none (READ COMMITTED)."""
+    result = cast("CursorResult[Any]", session.connection().execute(
+        _DECREMENT, {"id": item_id, "n": quantity}))
+    return result.rowcount == 1
+
+
+def stock(session: Session, item_id: int, lock: bool = False) -> tuple[int, int]:
+    """(on hand, owed to backorders). `lock`: SELECT ... FOR UPDATE, the row locked until the
+    transaction ends. Without it, exact only while this transaction already holds the lock."""
+    quantity, owed = session.connection().execute(_LOCKED_STOCK if lock else _STOCK,
+                                                  {"id": item_id}).one()
+    return quantity, owed
+
+
+def record_purchase(session: Session, item_id: int, quantity: int, requester: str, status: str,
+                    remaining: int, replenishment_order_id: int | None) -> int:
+    """The purchase row; its id."""
+    result = session.connection().execute(_PURCHASE, {
+        "item_id": item_id, "quantity": quantity, "requester": requester, "status": status,
+        "remaining": remaining, "replenishment_order_id": replenishment_order_id,
+        "created_at": utcnow()})
+    return cast(int, result.inserted_primary_key[0])
+
+
+def record_sale_in_ledger(session: Session, item_id: int, quantity: int, remaining: int,
+                          purchase_id: int) -> None:
+    session.connection().execute(_LEDGER, {
+        "item_id": item_id, "delta": -quantity, "quantity_after": remaining, "reason": "sale",
+        "reference": f"purchase:{purchase_id}", "created_at": utcnow()})
