@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from inventory_core.adapters.models.common import utcnow
@@ -23,7 +23,8 @@ from inventory_core.adapters.models.shop import (
 )
 from inventory_core.domain.stock import DEFAULT_RULE, Rule
 
-_items, _rules = Item.__table__, ReorderRule.__table__
+_items, _rules = cast(Table, Item.__table__), cast(Table, ReorderRule.__table__)
+_factories = cast(Table, Factory.__table__)
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ class ItemFacts:
     rule: Rule
 
 
-_FACTS = (select(_items.c.item_id, _items.c.name, _items.c.factory_id, Factory.__table__.c.name,
+_FACTS = (select(_items.c.item_id, _items.c.name, _items.c.factory_id, _factories.c.name,
                  _rules.c.reorder_point, _rules.c.target_level, _rules.c.multiple,
                  _rules.c.max_order_quantity)
-          .join(Factory.__table__, Factory.__table__.c.factory_id == _items.c.factory_id)
+          .join(_factories, _factories.c.factory_id == _items.c.factory_id)
           .outerjoin(_rules, _rules.c.item_id == _items.c.item_id))
 _FACTS_BY_ID = _FACTS.where(_items.c.item_id == bindparam("key"))
 _FACTS_BY_NAME = _FACTS.where(_items.c.name == bindparam("key"))
@@ -52,8 +53,8 @@ _DECREMENT = (update(_items)
               .values(quantity=_items.c.quantity - bindparam("n")))
 _STOCK = select(_items.c.quantity, _items.c.backordered).where(_items.c.item_id == bindparam("id"))
 _LOCKED_STOCK = _STOCK.with_for_update()
-_PURCHASE = insert(Purchase.__table__)
-_LEDGER = insert(StockLedgerEntry.__table__)
+_PURCHASE = insert(cast(Table, Purchase.__table__))
+_LEDGER = insert(cast(Table, StockLedgerEntry.__table__))
 
 
 def item_facts(session: Session, key: str | int) -> ItemFacts | None:
@@ -92,7 +93,9 @@ def record_purchase(session: Session, item_id: int, quantity: int, requester: st
         "item_id": item_id, "quantity": quantity, "requester": requester, "status": status,
         "remaining": remaining, "replenishment_order_id": replenishment_order_id,
         "created_at": utcnow()})
-    return cast(int, result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # a single-row INSERT
+    return cast(int, key[0])
 
 
 def record_sale_in_ledger(session: Session, item_id: int, quantity: int, remaining: int,

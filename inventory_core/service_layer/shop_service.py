@@ -220,9 +220,9 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
             raise BackorderTooLarge(
                 f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
                 f"({item.rule.max_order}); buy what is in stock or order less.")
-        # place() takes the model; the row is ours already (the FOR UPDATE above).
-        waiting = backorders.place(session, _lock_item(session, item.item_id), quantity,
-                                   requester, backorder.email)
+        locked = _lock_item(session, item.item_id)  # place() takes the model; the row is ours
+        assert locked is not None  # locked above (stock(lock=True)), so it is still there
+        waiting = backorders.place(session, locked, quantity, requester, backorder.email)
         owed += quantity
         # Sized from stock less everything owed, this one included: the order covers the
         # backorders plus the target (or, if one is open already, the next order does).
