@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from inventory_core.adapters.models.common import utcnow
@@ -49,10 +49,20 @@ _FACTS_BY_NAME = _FACTS.where(_items.c.name == bindparam("key"))
 # only those the stock covers match.
 _DECREMENT = (update(_items)
               .where(_items.c.item_id == bindparam("id"),
-                     _items.c.quantity - _items.c.backordered >= bindparam("n"))
-              .values(quantity=_items.c.quantity - bindparam("n")))
-_STOCK = select(_items.c.quantity, _items.c.backordered).where(_items.c.item_id == bindparam("id"))
-_LOCKED_STOCK = _STOCK.with_for_update()
+                     _items.c.quantity - _items.c.backordered >= bindparam("n")))
+# The sale needs the stock after it (on hand and owed) while it holds the row. SQLite answers
+# with UPDATE ... RETURNING. MySQL and MariaDB have no RETURNING on UPDATE, but an UPDATE that
+# sets LAST_INSERT_ID(expr) gets expr back in its own OK packet (the DBAPI's `lastrowid`; the
+# documented "sequence" idiom): a second statement, and a round trip while every other buyer of
+# the item waits, saved. Both numbers fit one BIGINT: each is an INT column that is never
+# negative here (the WHERE leaves quantity - n >= backordered >= 0).
+_PACK = 2 ** 32
+_DECREMENT_RETURNING = (_DECREMENT.values(quantity=_items.c.quantity - bindparam("n"))
+                        .returning(_items.c.quantity, _items.c.backordered))
+_DECREMENT_MYSQL = _DECREMENT.values(quantity=func.last_insert_id(
+    (_items.c.quantity - bindparam("n")) * _PACK + _items.c.backordered).op("DIV")(_PACK))
+_LOCKED_STOCK = (select(_items.c.quantity, _items.c.backordered)
+                 .where(_items.c.item_id == bindparam("id")).with_for_update())
 _PURCHASE = insert(cast(Table, Purchase.__table__))
 _LEDGER = insert(cast(Table, StockLedgerEntry.__table__))
 
@@ -70,19 +80,26 @@ def item_facts(session: Session, key: str | int) -> ItemFacts | None:
     return ItemFacts(item_id, name, factory_id, factory_name, rule)
 
 
-def decrement(session: Session, item_id: int, quantity: int) -> bool:
-    """The conditional decrement. When it matches, InnoDB holds the row's exclusive lock until
-    the transaction ends; when it does not, it holds none (READ COMMITTED)."""
-    result = cast("CursorResult[Any]", session.connection().execute(
-        _DECREMENT, {"id": item_id, "n": quantity}))
-    return result.rowcount == 1
+def decrement(session: Session, item_id: int, quantity: int) -> tuple[int, int] | None:
+    """The conditional decrement: (on hand, owed to backorders) after it, or None when the stock
+    did not cover it. When it matches, InnoDB holds the row's exclusive lock until the
+    transaction ends; when it does not, it holds none (READ COMMITTED)."""
+    connection = session.connection()
+    params = {"id": item_id, "n": quantity}
+    if connection.dialect.name != "mysql":
+        row = connection.execute(_DECREMENT_RETURNING, params).first()
+        return None if row is None else (row[0], row[1])
+    result = cast("CursorResult[Any]", connection.execute(_DECREMENT_MYSQL, params))
+    if result.rowcount != 1:
+        return None
+    packed = result.lastrowid
+    return packed // _PACK, packed % _PACK
 
 
-def stock(session: Session, item_id: int, lock: bool = False) -> tuple[int, int]:
-    """(on hand, owed to backorders). `lock`: SELECT ... FOR UPDATE, the row locked until the
-    transaction ends. Without it, exact only while this transaction already holds the lock."""
-    quantity, owed = session.connection().execute(_LOCKED_STOCK if lock else _STOCK,
-                                                  {"id": item_id}).one()
+def locked_stock(session: Session, item_id: int) -> tuple[int, int]:
+    """(on hand, owed to backorders), the row locked until the transaction ends (SELECT ... FOR
+    UPDATE; SQLite's BEGIN IMMEDIATE holds the whole database already)."""
+    quantity, owed = session.connection().execute(_LOCKED_STOCK, {"id": item_id}).one()
     return quantity, owed
 
 

@@ -194,20 +194,21 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     item = sales.item_facts(session, item_key)  # unlocked: nothing in it changes with the stock
     if item is None:
         raise ItemNotFound(item_key)
-    sold = sales.decrement(session, item.item_id, quantity)
-    if sold:
-        # Our matched UPDATE holds the row's exclusive lock: a plain read is the quantity as it
-        # is now (no other transaction can have changed it since), no FOR UPDATE needed.
-        remaining, owed = sales.stock(session, item.item_id)
-    else:
-        # A decrement that matched nothing locked nothing: lock the row (MySQL; SQLite's BEGIN
-        # IMMEDIATE already holds the database) and read the quantity the shortage found.
-        remaining, owed = sales.stock(session, item.item_id, lock=True)
-        if sellable(remaining, owed) >= quantity:
+    # From here to the commit the item's row is locked (when the decrement matched): every
+    # statement in between is time other buyers of the item wait.
+    after = sales.decrement(session, item.item_id, quantity)
+    sold = after is not None
+    if after is None:
+        # A decrement that matched nothing locked nothing: lock the row and read the stock the
+        # shortage found.
+        after = sales.locked_stock(session, item.item_id)
+        if sellable(*after) >= quantity:
             # A restock committed between the decrement and the lock: sell from it (we hold the
             # lock now, so this one matches) rather than answer short or backorder what is there.
-            sold = sales.decrement(session, item.item_id, quantity)
-            remaining -= quantity
+            resold = sales.decrement(session, item.item_id, quantity)
+            assert resold is not None  # the row is ours and holds enough
+            after, sold = resold, True
+    remaining, owed = after
     order, placed = None, None
     if sold:
         if remaining == 0:
@@ -221,7 +222,7 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
                 f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
                 f"({item.rule.max_order}); buy what is in stock or order less.")
         locked = _lock_item(session, item.item_id)  # place() takes the model; the row is ours
-        assert locked is not None  # locked above (stock(lock=True)), so it is still there
+        assert locked is not None  # locked above (locked_stock), so it is still there
         waiting = backorders.place(session, locked, quantity, requester, backorder.email)
         owed += quantity
         # Sized from stock less everything owed, this one included: the order covers the
