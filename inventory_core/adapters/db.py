@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, UpdateBase, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory_core import config
@@ -118,15 +119,66 @@ def make_engine(url: str, secret_arn: str | None = None) -> Engine:
         url,
         pool_size=pool.size, max_overflow=pool.overflow, pool_timeout=pool.timeout,
         # RDS's wait_timeout is 300 s (terraform/databases.tf): recycle before it closes them.
-        pool_pre_ping=True, pool_recycle=280,
+        # Liveness checks and resets: _skip_needless_round_trips.
+        pool_pre_ping=False, pool_reset_on_return=None, pool_recycle=280,
         # READ COMMITTED: a transaction that found too little stock re-reads the latest committed
         # rows (an open replenishment order, a restock) instead of its first snapshot.
         isolation_level="READ COMMITTED",
         connect_args={"connect_timeout": 10, "charset": "utf8mb4"},
     )
+    _skip_needless_round_trips(engine)
     if secret_arn:
         _use_secret(engine, secret_arn)
     return engine
+
+
+# A connection back in the pool for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE = 1.0  # seconds
+_RETURNED_AT, _CLEAN = "returned_at", "clean"
+
+
+def _skip_needless_round_trips(engine: Engine) -> None:
+    """The pool's two safety round trips, sent only when they can matter. A request's unit of
+    work otherwise pays them on every checkout and every return, around a purchase of five
+    statements (docs/benchmarks.md):
+    - the liveness ping (pool_pre_ping) only for a connection that was idle more than
+      PING_AFTER_IDLE: one in use a moment ago is alive, and a dead one (a failover, RDS closing
+      it) is replaced as pre-ping would (DisconnectionError: the pool reconnects and retries);
+    - the ROLLBACK on return only when the connection's last act was not a COMMIT or ROLLBACK
+      through SQLAlchemy (a Session, a Connection): after one there is no transaction to end. A
+      connection closed with its transaction open was rolled back by SQLAlchemy already
+      (transaction_was_reset), and one used at the DBAPI level is rolled back as before."""
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection, record):
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy):
+        record.info[_CLEAN] = False  # until SQLAlchemy commits or rolls back on it
+        if time.monotonic() - record.info.get(_RETURNED_AT, 0.0) > PING_AFTER_IDLE:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise DisconnectionError(f"idle connection is gone: {exc}") from exc
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _ended(connection):
+        connection.connection.info[_CLEAN] = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _began(connection, *_args):
+        connection.connection.info[_CLEAN] = False
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_connection, record, state):
+        if not (state.transaction_was_reset or record.info.get(_CLEAN)):
+            dbapi_connection.rollback()
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record):
+        if record is not None:
+            record.info[_RETURNED_AT] = time.monotonic()
 
 
 def _sqlite_engine(url: str) -> Engine:
