@@ -164,7 +164,8 @@ def _skip_needless_round_trips(engine: Engine) -> None:
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _ended(connection):
-        connection.connection.info[_CLEAN] = True
+        if not connection.invalidated:  # else its DBAPI connection is discarded, not returned
+            connection.connection.info[_CLEAN] = True
 
     @event.listens_for(engine, "before_cursor_execute")
     def _began(connection, *_args):
