@@ -28,8 +28,17 @@ _factories = cast(Table, Factory.__table__)
 
 
 @dataclass(frozen=True)
+class SaleItem:
+    """What every sale needs to know of its item besides the stock: its id, its name and when to
+    reorder it (DEFAULT_RULE's point when it has no rule of its own)."""
+    item_id: int
+    name: str
+    reorder_point: int
+
+
+@dataclass(frozen=True)
 class ItemFacts:
-    """What a sale needs to know of its item besides the stock (which it reads under the lock)."""
+    """What ordering its replenishment needs to know of an item: its factory and whole rule."""
     item_id: int
     name: str
     factory_id: int
@@ -43,7 +52,11 @@ _FACTS = (select(_items.c.item_id, _items.c.name, _items.c.factory_id, _factorie
           .join(_factories, _factories.c.factory_id == _items.c.factory_id)
           .outerjoin(_rules, _rules.c.item_id == _items.c.item_id))
 _FACTS_BY_ID = _FACTS.where(_items.c.item_id == bindparam("key"))
-_FACTS_BY_NAME = _FACTS.where(_items.c.name == bindparam("key"))
+# The sale's own read: three columns (every column costs the driver a descriptor to parse).
+_SALE_ITEM = (select(_items.c.item_id, _items.c.name, _rules.c.reorder_point)
+              .outerjoin(_rules, _rules.c.item_id == _items.c.item_id))
+_SALE_ITEM_BY_ID = _SALE_ITEM.where(_items.c.item_id == bindparam("key"))
+_SALE_ITEM_BY_NAME = _SALE_ITEM.where(_items.c.name == bindparam("key"))
 
 # Only from stock no waiting backorder is owed (items.backordered): of many concurrent buyers,
 # only those the stock covers match.
@@ -67,14 +80,21 @@ _PURCHASE = insert(cast(Table, Purchase.__table__))
 _LEDGER = insert(cast(Table, StockLedgerEntry.__table__))
 
 
-def item_facts(session: Session, key: str | int) -> ItemFacts | None:
-    """The item a name (the seed's way) or an id names, its factory and its reorder rule, in one
-    unlocked read (none of these change with the stock); None when there is no such item."""
+def sale_item(session: Session, key: str | int) -> SaleItem | None:
+    """The item a name (the seed's way) or an id names, unlocked (nothing in it changes with the
+    stock); None when there is no such item."""
     by_id = isinstance(key, int) and not isinstance(key, bool)
-    row = session.connection().execute(_FACTS_BY_ID if by_id else _FACTS_BY_NAME,
+    row = session.connection().execute(_SALE_ITEM_BY_ID if by_id else _SALE_ITEM_BY_NAME,
                                        {"key": key}).first()
     if row is None:
         return None
+    item_id, name, point = row
+    return SaleItem(item_id, name, DEFAULT_RULE.reorder_point if point is None else point)
+
+
+def item_facts(session: Session, item_id: int) -> ItemFacts:
+    """An item's factory and reorder rule (a sale that orders or backorders needs them)."""
+    row = session.connection().execute(_FACTS_BY_ID, {"key": item_id}).one()
     item_id, name, factory_id, factory_name, point, target, multiple, max_order = row
     rule = DEFAULT_RULE if point is None else Rule(point, target, multiple, max_order)
     return ItemFacts(item_id, name, factory_id, factory_name, rule)

@@ -44,7 +44,12 @@ DEFAULT_RULE = Rule(reorder_point=1, target_level=10, multiple=1)
 
 
 def needs_reorder(rule: Rule, quantity_after_sale: int) -> bool:
-    return quantity_after_sale < rule.reorder_point
+    return below_reorder_point(rule.reorder_point, quantity_after_sale)
+
+
+def below_reorder_point(reorder_point: int, quantity_after_sale: int) -> bool:
+    """needs_reorder, given only the point (a sale reads no more of the rule unless it orders)."""
+    return quantity_after_sale < reorder_point
 
 
 def reorder_quantity(rule: Rule, on_hand: int, on_order: int, shortfall: int = 0) -> int:

@@ -33,6 +33,7 @@ from inventory_core.domain.stock import (
     DEFAULT_RULE,
     InvalidQuantity,
     Rule,
+    below_reorder_point,
     check_quantity,
     needs_reorder,
     reorder_quantity,
@@ -191,7 +192,7 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     commit, and every statement and every line of Python in between is time other buyers of the
     item wait."""
     session = uow.session
-    item = sales.item_facts(session, item_key)  # unlocked: nothing in it changes with the stock
+    item = sales.sale_item(session, item_key)
     if item is None:
         raise ItemNotFound(item_key)
     # From here to the commit the item's row is locked (when the decrement matched): every
@@ -213,26 +214,28 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     if sold:
         if remaining == 0:
             _emit_stock_event(uow, "stock.depleted", item, remaining)
-        if needs_reorder(item.rule, remaining - owed):
-            order = _ensure_replenishment(uow, item, remaining - owed, 0, requester,
-                                          "reorder_point")
+        if below_reorder_point(item.reorder_point, remaining - owed):
+            order = _ensure_replenishment(uow, sales.item_facts(session, item.item_id),
+                                          remaining - owed, 0, requester, "reorder_point")
     elif backorder:
-        if quantity > item.rule.max_order:  # nothing is written: the transaction rolls back
+        facts = sales.item_facts(session, item.item_id)
+        if quantity > facts.rule.max_order:  # nothing is written: the transaction rolls back
             raise BackorderTooLarge(
                 f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
-                f"({item.rule.max_order}); buy what is in stock or order less.")
+                f"({facts.rule.max_order}); buy what is in stock or order less.")
         locked = _lock_item(session, item.item_id)  # place() takes the model; the row is ours
         assert locked is not None  # locked above (locked_stock), so it is still there
         waiting = backorders.place(session, locked, quantity, requester, backorder.email)
         owed += quantity
         # Sized from stock less everything owed, this one included: the order covers the
         # backorders plus the target (or, if one is open already, the next order does).
-        order = _ensure_replenishment(uow, item, remaining - owed, 0, requester, "backorder")
+        order = _ensure_replenishment(uow, facts, remaining - owed, 0, requester, "backorder")
         placed = backorders.as_dict(waiting, backorders.position(session, waiting), item.name)
     else:
         available = sellable(remaining, owed)
-        order = _ensure_replenishment(uow, item, remaining - owed, quantity - available,
-                                      requester, "shortage")
+        order = _ensure_replenishment(uow, sales.item_facts(session, item.item_id),
+                                      remaining - owed, quantity - available, requester,
+                                      "shortage")
     status = "completed" if sold else "backordered" if backorder else "short"
     purchase_id = sales.record_purchase(session, item.item_id, quantity, requester, status,
                                         remaining,
