@@ -4,45 +4,65 @@ executed again. The shop's; kept apart from `idempotency` (events), which the fa
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import IdempotencyKey
+
+# Core statements, not the ORM: a keyed purchase pays for these on top of the sale.
+_keys = cast(Table, IdempotencyKey.__table__)
+_CLAIM = insert(_keys)
+_READ = (select(_keys.c.request_hash, _keys.c.status_code, _keys.c.response_body)
+         .where(_keys.c.key_hash == bindparam("hash")))
+_ANSWER = (update(_keys).where(_keys.c.key_hash == bindparam("hash"))
+           .values(status_code=bindparam("status"), response_body=bindparam("body")))
+
+
+@dataclass(frozen=True)
+class ClaimedKey:
+    """A key someone claimed first, and the answer they got."""
+    request_hash: str
+    status_code: int
+    response_body: str
 
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def claim_key(session: Session, key: str, request_hash: str) -> IdempotencyKey | None:
+def claim_key(session: Session, key: str, request_hash: str) -> ClaimedKey | None:
     """Claim `key` in the caller's transaction, before it changes anything. None: claimed, go on
     and `record_answer`. Otherwise the row of whoever claimed it first, as committed: a
     concurrent first claimer makes this wait on the primary key until it commits (MySQL) or
-    holds the database (SQLite), so its answer is there. After a clash the session has been
-    rolled back."""
+    holds the database (SQLite), so its answer is there. Most keys are new: the claim is tried
+    first, and read only when it clashes (one round trip for a new key, not two)."""
     hashed = key_hash(key)
-    for _ in range(3):  # a clash with a claimer that then rolled back: claim it again
-        existing = session.get(IdempotencyKey, hashed)
-        if existing is not None:
-            return existing
-        session.add(IdempotencyKey(key_hash=hashed, request_hash=request_hash, status_code=0,
-                                   response_body=""))
+    connection = session.connection()
+    for _ in range(3):  # a clash with a row the sweep then deleted: claim it again
         try:
-            session.flush()
+            connection.execute(_CLAIM, {"key_hash": hashed, "request_hash": request_hash,
+                                        "status_code": 0, "response_body": "",
+                                        "created_at": utcnow()})
             return None
         except IntegrityError:
-            session.rollback()
+            # Only this statement failed (the transaction goes on), and the claimer committed:
+            # an uncommitted one makes the INSERT wait, and one that rolled back lets it in.
+            row = connection.execute(_READ, {"hash": hashed}).first()
+        if row is not None:
+            return ClaimedKey(row.request_hash, row.status_code, row.response_body)
     raise RuntimeError(f"idempotency key {hashed[:12]}... could be neither claimed nor read")
 
 
 def record_answer(session: Session, key: str, status_code: int, response_body: str) -> None:
-    row = session.get(IdempotencyKey, key_hash(key))
-    if row is None:  # pragma: no cover - claim_key put it there in this transaction
-        raise LookupError("the key was not claimed in this transaction")
-    row.status_code, row.response_body = status_code, response_body
+    """The answer to a key claimed in this transaction."""
+    session.connection().execute(_ANSWER, {"hash": key_hash(key), "status": status_code,
+                                           "body": response_body})
 
 
 def forget_keys_before(session: Session, cutoff: datetime) -> int:
