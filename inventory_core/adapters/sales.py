@@ -4,14 +4,14 @@ A purchase is the shop's hottest path and its item row the most contended lock: 
 load, identity map and flushes cost more than the statements themselves (docs/benchmarks.md), so
 the sale (shop_service._sell) runs these instead. The rarer paths around it (a shortage's
 replenishment order, a backorder) still use the models. Statements are built once: SQLAlchemy
-caches their compiled form, and the session's transaction is the caller's (it commits)."""
+caches their compiled form. Each takes the connection of the caller's transaction (its
+session's, `session.connection()`, asked for once: the caller commits)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, CursorResult, Table, bindparam, func, insert, select, update
 
 from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import (
@@ -80,31 +80,30 @@ _PURCHASE = insert(cast(Table, Purchase.__table__))
 _LEDGER = insert(cast(Table, StockLedgerEntry.__table__))
 
 
-def sale_item(session: Session, key: str | int) -> SaleItem | None:
+def sale_item(connection: Connection, key: str | int) -> SaleItem | None:
     """The item a name (the seed's way) or an id names, unlocked (nothing in it changes with the
     stock); None when there is no such item."""
     by_id = isinstance(key, int) and not isinstance(key, bool)
-    row = session.connection().execute(_SALE_ITEM_BY_ID if by_id else _SALE_ITEM_BY_NAME,
-                                       {"key": key}).first()
+    row = connection.execute(_SALE_ITEM_BY_ID if by_id else _SALE_ITEM_BY_NAME,
+                             {"key": key}).first()
     if row is None:
         return None
     item_id, name, point = row
     return SaleItem(item_id, name, DEFAULT_RULE.reorder_point if point is None else point)
 
 
-def item_facts(session: Session, item_id: int) -> ItemFacts:
+def item_facts(connection: Connection, item_id: int) -> ItemFacts:
     """An item's factory and reorder rule (a sale that orders or backorders needs them)."""
-    row = session.connection().execute(_FACTS_BY_ID, {"key": item_id}).one()
+    row = connection.execute(_FACTS_BY_ID, {"key": item_id}).one()
     item_id, name, factory_id, factory_name, point, target, multiple, max_order = row
     rule = DEFAULT_RULE if point is None else Rule(point, target, multiple, max_order)
     return ItemFacts(item_id, name, factory_id, factory_name, rule)
 
 
-def decrement(session: Session, item_id: int, quantity: int) -> tuple[int, int] | None:
+def decrement(connection: Connection, item_id: int, quantity: int) -> tuple[int, int] | None:
     """The conditional decrement: (on hand, owed to backorders) after it, or None when the stock
     did not cover it. When it matches, InnoDB holds the row's exclusive lock until the
     transaction ends; when it does not, it holds none (READ COMMITTED)."""
-    connection = session.connection()
     params = {"id": item_id, "n": quantity}
     if connection.dialect.name != "mysql":
         row = connection.execute(_DECREMENT_RETURNING, params).first()
@@ -116,17 +115,17 @@ def decrement(session: Session, item_id: int, quantity: int) -> tuple[int, int] 
     return packed // _PACK, packed % _PACK
 
 
-def locked_stock(session: Session, item_id: int) -> tuple[int, int]:
+def locked_stock(connection: Connection, item_id: int) -> tuple[int, int]:
     """(on hand, owed to backorders), the row locked until the transaction ends (SELECT ... FOR
     UPDATE; SQLite's BEGIN IMMEDIATE holds the whole database already)."""
-    quantity, owed = session.connection().execute(_LOCKED_STOCK, {"id": item_id}).one()
+    quantity, owed = connection.execute(_LOCKED_STOCK, {"id": item_id}).one()
     return quantity, owed
 
 
-def record_purchase(session: Session, item_id: int, quantity: int, requester: str, status: str,
-                    remaining: int, replenishment_order_id: int | None) -> int:
+def record_purchase(connection: Connection, item_id: int, quantity: int, requester: str,
+                    status: str, remaining: int, replenishment_order_id: int | None) -> int:
     """The purchase row; its id."""
-    result = session.connection().execute(_PURCHASE, {
+    result = connection.execute(_PURCHASE, {
         "item_id": item_id, "quantity": quantity, "requester": requester, "status": status,
         "remaining": remaining, "replenishment_order_id": replenishment_order_id,
         "created_at": utcnow()})
@@ -135,8 +134,8 @@ def record_purchase(session: Session, item_id: int, quantity: int, requester: st
     return cast(int, key[0])
 
 
-def record_sale_in_ledger(session: Session, item_id: int, quantity: int, remaining: int,
+def record_sale_in_ledger(connection: Connection, item_id: int, quantity: int, remaining: int,
                           purchase_id: int) -> None:
-    session.connection().execute(_LEDGER, {
+    connection.execute(_LEDGER, {
         "item_id": item_id, "delta": -quantity, "quantity_after": remaining, "reason": "sale",
         "reference": f"purchase:{purchase_id}", "created_at": utcnow()})

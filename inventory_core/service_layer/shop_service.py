@@ -192,21 +192,22 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     commit, and every statement and every line of Python in between is time other buyers of the
     item wait."""
     session = uow.session
-    item = sales.sale_item(session, item_key)
+    connection = session.connection()  # the transaction's, once: the statements below use it
+    item = sales.sale_item(connection, item_key)
     if item is None:
         raise ItemNotFound(item_key)
     # From here to the commit the item's row is locked (when the decrement matched): every
     # statement in between is time other buyers of the item wait.
-    after = sales.decrement(session, item.item_id, quantity)
+    after = sales.decrement(connection, item.item_id, quantity)
     sold = after is not None
     if after is None:
         # A decrement that matched nothing locked nothing: lock the row and read the stock the
         # shortage found.
-        after = sales.locked_stock(session, item.item_id)
+        after = sales.locked_stock(connection, item.item_id)
         if sellable(*after) >= quantity:
             # A restock committed between the decrement and the lock: sell from it (we hold the
             # lock now, so this one matches) rather than answer short or backorder what is there.
-            resold = sales.decrement(session, item.item_id, quantity)
+            resold = sales.decrement(connection, item.item_id, quantity)
             assert resold is not None  # the row is ours and holds enough
             after, sold = resold, True
     remaining, owed = after
@@ -215,10 +216,10 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
         if remaining == 0:
             _emit_stock_event(uow, "stock.depleted", item, remaining)
         if below_reorder_point(item.reorder_point, remaining - owed):
-            order = _ensure_replenishment(uow, sales.item_facts(session, item.item_id),
+            order = _ensure_replenishment(uow, sales.item_facts(connection, item.item_id),
                                           remaining - owed, 0, requester, "reorder_point")
     elif backorder:
-        facts = sales.item_facts(session, item.item_id)
+        facts = sales.item_facts(connection, item.item_id)
         if quantity > facts.rule.max_order:  # nothing is written: the transaction rolls back
             raise BackorderTooLarge(
                 f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
@@ -233,15 +234,15 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
         placed = backorders.as_dict(waiting, backorders.position(session, waiting), item.name)
     else:
         available = sellable(remaining, owed)
-        order = _ensure_replenishment(uow, sales.item_facts(session, item.item_id),
+        order = _ensure_replenishment(uow, sales.item_facts(connection, item.item_id),
                                       remaining - owed, quantity - available, requester,
                                       "shortage")
     status = "completed" if sold else "backordered" if backorder else "short"
-    purchase_id = sales.record_purchase(session, item.item_id, quantity, requester, status,
+    purchase_id = sales.record_purchase(connection, item.item_id, quantity, requester, status,
                                         remaining,
                                         order.replenishment_order_id if order else None)
     if sold:
-        sales.record_sale_in_ledger(session, item.item_id, quantity, remaining, purchase_id)
+        sales.record_sale_in_ledger(connection, item.item_id, quantity, remaining, purchase_id)
     return PurchaseResult(sold, purchase_id, item.item_id, item.name, quantity, remaining,
                           resources.REPLENISHMENT.dump(order) if order else None,
                           sellable(remaining, owed), placed)
