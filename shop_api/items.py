@@ -61,8 +61,9 @@ def create_purchase(body: dict):
 def purchase_answer(result: shop_service.PurchaseResult, operator: bool) -> tuple[int, dict]:
     """201 and what was sold, or 409 and the shortage: the answer a keyed retry gets again. The
     replenishment order's requester may be another buyer: masked unless `operator`."""
-    result = dataclasses.replace(result,
-                                 replenishment=privacy.for_caller(result.replenishment, operator))
+    if result.replenishment is not None:  # most sales answer no order: nothing to mask
+        result = dataclasses.replace(
+            result, replenishment=privacy.for_caller(result.replenishment, operator))
     if result.completed:
         return 201, SOLD.dump(result)
     if result.backorder is not None:  # the requester's own backorder: their name in full
