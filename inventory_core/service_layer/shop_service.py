@@ -386,7 +386,7 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
 # What a restock reads of its item, under the item's row lock. The factory's name (for the lead
 # time metric) comes from a subquery, which takes no lock on the factory's row (MariaDB and
 # MySQL lock a subquery's rows only when it says FOR UPDATE itself): restocks of one factory's
-# items do not wait for each other (tests/integration/test_locking.py).
+# items do not wait for each other (tests/integration/test_restock_path.py).
 _ITEM_FACTS = (Item.quantity, Item.backordered, Item.name, Item.factory_id,
                select(Factory.name).where(Factory.factory_id == Item.factory_id)
                .scalar_subquery().label("factory_name"))
