@@ -320,20 +320,25 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         if not first_delivery(session, ShopProcessedEvent, consumer, event_id):
             return ReceiveResult(False, item_id)
         rows = session.connection()  # the steps below are plain statements, no ORM objects
-        item = rows.execute(_LOCK_ITEM, {"key": item_id}).one_or_none()  # then its order, as
-        if item is None:                                                  # a sale locks them
+        # The item and the order it names, both locked by one statement (the item first, as a
+        # sale locks them: the order is the inner side of an outer join).
+        item = (rows.execute(_LOCK_ITEM_AND_ORDER, {"key": item_id,
+                                                    "order_key": replenishment_order_id})
+                if replenishment_order_id else rows.execute(_LOCK_ITEM, {"key": item_id})
+                ).one_or_none()
+        if item is None:
             # Not judged at all: retried, then dead-lettered, so an operator sees it, can fix the
             # catalogue and redrive it (then it is judged like any other completion).
             raise ItemNotFound(item_id)
-        order = (rows.execute(_LOCK_ORDER, {"key": replenishment_order_id}).one_or_none()
-                 if replenishment_order_id else None)
+        order = item if replenishment_order_id and item.status is not None else None
         facts = None
         if order is not None:
-            ordered_factory = item.factory_id if item_id == order.item_id else session.scalar(
-                select(Item.factory_id).where(Item.item_id == order.item_id))
-            facts = replenishment.OrderFacts(order.status, order.item_id,
+            ordered_factory = (item.factory_id if item_id == order.ordered_item_id else
+                               session.scalar(select(Item.factory_id)
+                                              .where(Item.item_id == order.ordered_item_id)))
+            facts = replenishment.OrderFacts(order.status, order.ordered_item_id,
                                              ordered_factory if ordered_factory else -1,
-                                             order.quantity, order.factory_reference)
+                                             order.ordered_quantity, order.factory_reference)
         completion = replenishment.Completion(
             replenishment_order_id or 0,
             production_order_id if production_order_id is not None else -1, item_id,
@@ -390,15 +395,17 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
 _ITEM_FACTS = (Item.quantity, Item.backordered, Item.name, Item.factory_id,
                select(Factory.name).where(Factory.factory_id == Item.factory_id)
                .scalar_subquery().label("factory_name"))
-_ORDER_FACTS = (ReplenishmentOrder.status, ReplenishmentOrder.item_id,
-                ReplenishmentOrder.quantity, ReplenishmentOrder.factory_reference,
-                ReplenishmentOrder.created_at)
+_ORDER_FACTS = (ReplenishmentOrder.status, ReplenishmentOrder.item_id.label("ordered_item_id"),
+                ReplenishmentOrder.quantity.label("ordered_quantity"),
+                ReplenishmentOrder.factory_reference, ReplenishmentOrder.created_at)
 # Built once: a restock runs these for every completion, and a statement built anew each time
 # costs more Python than its round trip to the database.
 _LOCK_ITEM = select(*_ITEM_FACTS).where(Item.item_id == bindparam("key")).with_for_update()
-_LOCK_ORDER = (select(*_ORDER_FACTS)
-               .where(ReplenishmentOrder.replenishment_order_id == bindparam("key"))
-               .with_for_update())
+_LOCK_ITEM_AND_ORDER = (
+    select(*_ITEM_FACTS, *_ORDER_FACTS)
+    .outerjoin(ReplenishmentOrder,
+               ReplenishmentOrder.replenishment_order_id == bindparam("order_key"))
+    .where(Item.item_id == bindparam("key")).with_for_update())
 _SET_STOCK = update(Item).where(Item.item_id == bindparam("key")).values(
     quantity=bindparam("new_quantity"))
 _LEDGER = insert(StockLedgerEntry)

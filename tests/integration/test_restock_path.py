@@ -4,10 +4,13 @@ with their events published after the batch, and a restock that locks its item's
 its factory's."""
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from consumers import delivery, outbox_sweep, runtime
 from inventory_core.adapters.db import session_factory
@@ -165,24 +168,57 @@ def test_a_batch_restocks_each_message_alone_and_publishes_after_the_batch(shop_
     assert all(r.published_at is not None for r in _rows(shop_url))
 
 
-@pytest.mark.parametrize("backend", ["mysql"])
-def test_a_restock_locks_its_item_but_not_its_factory(shop_url, mysql_backend):
-    # Item1 and Item3 both come from Factory1. Hold Item1 as a restock locks it, with its
-    # factory's name read for the lead-time metric: Factory1's row and Item3 stay free.
-    holder = session_factory(shop_url)()
+def _lock_wait_timeout(session, seconds: int = 1):
+    session.execute(text(f"SET SESSION innodb_lock_wait_timeout = {seconds}"))
+    return session
+
+
+def _free(session, sql: str) -> bool:
     try:
-        row = holder.connection().execute(shop_service._LOCK_ITEM, {"key": 1}).one()
-        assert row.factory_name == "Factory1"
-        other = session_factory(shop_url)()
-        try:
-            other.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
-            assert other.execute(text("SELECT name FROM factories WHERE factory_id = 1 "
-                                      "FOR UPDATE")).scalar() == "Factory1"
-            assert other.connection().execute(shop_service._LOCK_ITEM, {"key": 3}).one()
-        finally:
-            other.close()
+        session.execute(text(sql))
+        return True
+    except OperationalError as exc:
+        if exc.orig.args[0] != 1205:  # anything but a lock wait timeout is a failure here
+            raise
+        return False
+    finally:
+        session.rollback()
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+def test_a_restock_locks_its_item_then_its_order_but_not_its_factory(shop_url, mysql_backend):
+    # Item 100 and Item3 both come from Factory1. Lock item 100 and its order as a restock does,
+    # with its factory's name read for the lead-time metric: Factory1's row and Item3 stay free.
+    _accepted_orders(shop_url, 1)  # item 100, Factory1, order 900
+    sessions = session_factory(shop_url)
+    holder, other = sessions(), _lock_wait_timeout(sessions())
+    try:
+        row = holder.connection().execute(shop_service._LOCK_ITEM_AND_ORDER,
+                                          {"key": 100, "order_key": 900}).one()
+        assert (row.factory_name, row.status, row.ordered_quantity) == ("Factory1", "accepted", 4)
+        assert not _free(other, "SELECT 1 FROM items WHERE item_id = 100 FOR UPDATE")
+        assert not _free(other, "SELECT 1 FROM replenishment_orders "
+                                "WHERE replenishment_order_id = 900 FOR UPDATE")
+        assert _free(other, "SELECT 1 FROM factories WHERE factory_id = 1 FOR UPDATE")
+        assert _free(other, "SELECT 1 FROM items WHERE item_id = 3 FOR UPDATE")
+        holder.rollback()
+
+        # The item before the order, as a sale locks them: waiting for an order held elsewhere,
+        # the restock already holds its item.
+        other.execute(text("SELECT 1 FROM replenishment_orders "
+                           "WHERE replenishment_order_id = 900 FOR UPDATE"))
+        waiting = threading.Thread(target=lambda: holder.connection().execute(
+            shop_service._LOCK_ITEM_AND_ORDER, {"key": 100, "order_key": 900}).one())
+        waiting.start()
+        time.sleep(0.5)
+        with _lock_wait_timeout(sessions()) as third:
+            assert not _free(third, "SELECT 1 FROM items WHERE item_id = 100 FOR UPDATE")
+        other.rollback()
+        waiting.join(10)
+        assert not waiting.is_alive()
     finally:
         holder.close()
+        other.close()
 
 
 @pytest.mark.parametrize("backend", ["mysql"])
