@@ -2,17 +2,18 @@
 
 A purchase is the shop's hottest path and its item row the most contended lock: the ORM's joined
 load, identity map and flushes cost more than the statements themselves (docs/benchmarks.md), so
-the sale (shop_service._sell) runs these instead. The rarer paths around it (a shortage's
-replenishment order, a backorder) still use the models. Statements are built once: SQLAlchemy
-caches their compiled form. Each takes the connection of the caller's transaction (its
-session's, `session.connection()`, asked for once: the caller commits)."""
+the sale (shop_service._sell) runs these instead, on the DBAPI cursor (adapters.driver). The
+rarer paths around it (a shortage's replenishment order, a backorder) still use the models.
+Each takes the connection of the caller's transaction (its session's, `session.connection()`,
+asked for once: the caller commits)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Connection, CursorResult, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
+from inventory_core.adapters import driver
 from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import (
     Factory,
@@ -76,16 +77,21 @@ _DECREMENT_MYSQL = _DECREMENT.values(quantity=func.last_insert_id(
     (_items.c.quantity - bindparam("n")) * _PACK + _items.c.backordered).op("DIV")(_PACK))
 _LOCKED_STOCK = (select(_items.c.quantity, _items.c.backordered)
                  .where(_items.c.item_id == bindparam("id")).with_for_update())
-_PURCHASE = insert(cast(Table, Purchase.__table__))
-_LEDGER = insert(cast(Table, StockLedgerEntry.__table__))
+_PURCHASE_COLUMNS = ("item_id", "quantity", "requester", "status", "remaining",
+                     "replenishment_order_id", "created_at")
+_PURCHASE = insert(cast(Table, Purchase.__table__)).values(
+    {name: bindparam(name) for name in _PURCHASE_COLUMNS})
+_LEDGER_COLUMNS = ("item_id", "delta", "quantity_after", "reason", "reference", "created_at")
+_LEDGER = insert(cast(Table, StockLedgerEntry.__table__)).values(
+    {name: bindparam(name) for name in _LEDGER_COLUMNS})
 
 
 def sale_item(connection: Connection, key: str | int) -> SaleItem | None:
     """The item a name (the seed's way) or an id names, unlocked (nothing in it changes with the
     stock); None when there is no such item."""
     by_id = isinstance(key, int) and not isinstance(key, bool)
-    row = connection.execute(_SALE_ITEM_BY_ID if by_id else _SALE_ITEM_BY_NAME,
-                             {"key": key}).first()
+    row = driver.run(connection, _SALE_ITEM_BY_ID if by_id else _SALE_ITEM_BY_NAME,
+                     {"key": key}).row
     if row is None:
         return None
     item_id, name, point = row
@@ -106,13 +112,12 @@ def decrement(connection: Connection, item_id: int, quantity: int) -> tuple[int,
     transaction ends; when it does not, it holds none (READ COMMITTED)."""
     params = {"id": item_id, "n": quantity}
     if connection.dialect.name != "mysql":
-        row = connection.execute(_DECREMENT_RETURNING, params).first()
+        row = driver.run(connection, _DECREMENT_RETURNING, params).row
         return None if row is None else (row[0], row[1])
-    result = cast("CursorResult[Any]", connection.execute(_DECREMENT_MYSQL, params))
-    if result.rowcount != 1:
+    outcome = driver.run(connection, _DECREMENT_MYSQL, params)
+    if outcome.rowcount != 1 or outcome.lastrowid is None:
         return None
-    packed = result.lastrowid
-    return packed // _PACK, packed % _PACK
+    return outcome.lastrowid // _PACK, outcome.lastrowid % _PACK
 
 
 def locked_stock(connection: Connection, item_id: int) -> tuple[int, int]:
@@ -125,17 +130,16 @@ def locked_stock(connection: Connection, item_id: int) -> tuple[int, int]:
 def record_purchase(connection: Connection, item_id: int, quantity: int, requester: str,
                     status: str, remaining: int, replenishment_order_id: int | None) -> int:
     """The purchase row; its id."""
-    result = connection.execute(_PURCHASE, {
+    purchase_id = driver.run(connection, _PURCHASE, {
         "item_id": item_id, "quantity": quantity, "requester": requester, "status": status,
         "remaining": remaining, "replenishment_order_id": replenishment_order_id,
-        "created_at": utcnow()})
-    key = result.inserted_primary_key
-    assert key is not None  # a single-row INSERT
-    return cast(int, key[0])
+        "created_at": utcnow()}).lastrowid
+    assert purchase_id is not None  # a single-row INSERT into an auto-increment key
+    return purchase_id
 
 
 def record_sale_in_ledger(connection: Connection, item_id: int, quantity: int, remaining: int,
                           purchase_id: int) -> None:
-    connection.execute(_LEDGER, {
+    driver.run(connection, _LEDGER, {
         "item_id": item_id, "delta": -quantity, "quantity_after": remaining, "reason": "sale",
         "reference": f"purchase:{purchase_id}", "created_at": utcnow()})

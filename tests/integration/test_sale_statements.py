@@ -3,12 +3,16 @@ after it and the units owed to backorders (MySQL: packed in LAST_INSERT_ID; SQLi
 and the sale decides from both. On SQLite and MySQL/MariaDB."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from inventory_core.adapters import sales
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.shop import Item, ReorderRule, StockLedgerEntry
 from inventory_core.domain.events import MAX_QUANTITY
 from inventory_core.service_layer import shop_service
+from inventory_core.service_layer.unit_of_work import is_transient
 from tests.helpers import shop_uow
 
 
@@ -40,3 +44,31 @@ def test_a_sale_reorders_from_what_is_left_once_backorders_are_served(shop_url):
     assert result.completed and result.remaining == 10 and result.available == 4
     assert result.replenishment is not None
     assert result.replenishment["quantity"] == 20 - 4  # up to the target from 4 free units
+
+
+MYSQL_ONLY = pytest.mark.parametrize("backend", ["mysql"])  # where the driver runs them itself
+
+
+@MYSQL_ONLY
+def test_a_statement_the_database_refuses_raises_sqlalchemys_error(shop_url):
+    with session_factory(shop_url)() as session:
+        connection = session.connection()
+        with pytest.raises(IntegrityError) as refused:  # no item 99: the foreign key refuses
+            sales.record_purchase(connection, 99, 1, "alice", "completed", 0, None)
+        assert refused.value.orig.args[0] == 1452
+
+
+@MYSQL_ONLY
+def test_a_lock_wait_timeout_is_transient_as_from_sqlalchemy(shop_url):
+    """retry_transient retries what is_transient says: the driver's errors must read the same."""
+    holder = session_factory(shop_url)()
+    try:
+        holder.execute(select(Item).where(Item.item_id == 3).with_for_update())
+        with session_factory(shop_url)() as session:
+            connection = session.connection()
+            connection.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
+            with pytest.raises(OperationalError) as timed_out:
+                sales.decrement(connection, 3, 1)
+            assert is_transient(timed_out.value)
+    finally:
+        holder.close()
