@@ -12,12 +12,15 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from inventory_core.adapters import driver
 from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import IdempotencyKey
 
-# Core statements, not the ORM: a keyed purchase pays for these on top of the sale.
+# Core statements on the DBAPI cursor (adapters.driver), as the sale's: a keyed purchase pays
+# for these on top of it.
 _keys = cast(Table, IdempotencyKey.__table__)
-_CLAIM = insert(_keys)
+_CLAIM = insert(_keys).values({name: bindparam(name) for name in (
+    "key_hash", "request_hash", "status_code", "response_body", "created_at")})
 _READ = (select(_keys.c.request_hash, _keys.c.status_code, _keys.c.response_body)
          .where(_keys.c.key_hash == bindparam("hash")))
 _ANSWER = (update(_keys).where(_keys.c.key_hash == bindparam("hash"))
@@ -46,23 +49,23 @@ def claim_key(session: Session, key: str, request_hash: str) -> ClaimedKey | Non
     connection = session.connection()
     for _ in range(3):  # a clash with a row the sweep then deleted: claim it again
         try:
-            connection.execute(_CLAIM, {"key_hash": hashed, "request_hash": request_hash,
-                                        "status_code": 0, "response_body": "",
-                                        "created_at": utcnow()})
+            driver.run(connection, _CLAIM, {"key_hash": hashed, "request_hash": request_hash,
+                                            "status_code": 0, "response_body": "",
+                                            "created_at": utcnow()})
             return None
         except IntegrityError:
             # Only this statement failed (the transaction goes on), and the claimer committed:
             # an uncommitted one makes the INSERT wait, and one that rolled back lets it in.
-            row = connection.execute(_READ, {"hash": hashed}).first()
+            row = driver.run(connection, _READ, {"hash": hashed}).row
         if row is not None:
-            return ClaimedKey(row.request_hash, row.status_code, row.response_body)
+            return ClaimedKey(*row)
     raise RuntimeError(f"idempotency key {hashed[:12]}... could be neither claimed nor read")
 
 
 def record_answer(session: Session, key: str, status_code: int, response_body: str) -> None:
     """The answer to a key claimed in this transaction."""
-    session.connection().execute(_ANSWER, {"hash": key_hash(key), "status": status_code,
-                                           "body": response_body})
+    driver.run(session.connection(), _ANSWER, {"hash": key_hash(key), "status": status_code,
+                                               "body": response_body})
 
 
 def forget_keys_before(session: Session, cutoff: datetime) -> int:
