@@ -146,13 +146,13 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
             f"| end to end: failed purchase -> stock restored (`python -m local_stack`, "
             f"PRODUCTION_SECONDS=0), {e['runs']} runs | median {e['median']:.2f} s, p95 "
             f"{e['p95']:.2f} s (min {e['min']:.2f}, max {e['max']:.2f}) | - | - |")
-    packages = results.get("packages")
-    if packages:
+    sizes = results.get("packages")
+    if sizes:
         lines += ["", "## Package size per stage (`zappa package STAGE`)", "",
                   ("Packaged from the Lambda virtualenv (`make lambda-venv`: manylinux2014 "
                    "wheels for Lambda's glibc 2.26), as a deploy uploads it."), "",
                   f"| stage | zip (budget {packages.LIMIT_MIB:.0f} MiB) |", "| --- | --- |"]
-        lines += [f"| {stage} | {size} |" for stage, size in packages.items()]
+        lines += [f"| {stage} | {size} |" for stage, size in sizes.items()]
     if e:
         lines += ["", f"The local stack took {e['ready']:.1f} s from start to ready."]
     checks = {name: results[name]["check"] for name in ("purchases", "hot") if name in results}
