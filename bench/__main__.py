@@ -164,12 +164,11 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
             for name, c in checks.items()) + "."]
     if results.get("profile"):
         lines += [
-            "", "## The slowest part and its profile", "",
-            "Relative to its baseline the slowest figure is the purchase over HTTP: the same sale",
-            "as one bare UPDATE costs a whole request (WSGI, Flask, flask-smorest/webargs",
-            "validation, a SQLAlchemy unit of work with its SELECTs, the row lock, the purchase",
-            "and ledger INSERTs and the COMMIT). Below, pyinstrument's profile of purchases",
-            "through the Flask app alone (test client, no HTTP server), on MariaDB:",
+            "", "## Where a purchase's time goes", "",
+            "A sale costs a whole request around its statements (WSGI, Flask, flask-smorest and",
+            "marshmallow validation, the item read, the conditional UPDATE, the purchase and",
+            "ledger INSERTs, the COMMIT, a log line and metrics). Below, pyinstrument's profile",
+            "of purchases through the Flask app alone (test client, no HTTP server), on MariaDB:",
             "", "```", results["profile"], "```",
         ]
     return "\n".join(lines) + "\n"
