@@ -148,18 +148,13 @@ def publish_claimed(sessions: sessionmaker, outbox_model: type[OutboxMixin], pub
             untried += [r.event_id for r in rows[index:]]
             result.out_of_time = True
             break
-        try:
-            publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
-        except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            parked = _mark_failed(sessions, outbox_model, outbox_model.event_id == row.event_id,
-                                  row.attempts, error, policy)
-            log.warning("outbox: publishing %s %s failed (attempt %d%s): %s", row.event_type,
-                        row.event_id, row.attempts, ", parked" if parked else "", error)
+        parked = _publish_one(publisher, sessions, outbox_model, row,
+                              outbox_model.event_id == row.event_id, policy)
+        if parked is None:
+            published.append(row.event_id)
+        else:
             result.failed += 1
             result.parked += parked
-        else:
-            published.append(row.event_id)
     if published:
         _mark_published(sessions, outbox_model, outbox_model.event_id.in_(published))
         result.published = len(published)
@@ -216,27 +211,34 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
             untried.append(row.outbox_id)
             result.skipped += 1
             continue
-        try:
-            publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
-        except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            parked = _mark_failed(sessions, outbox_model, outbox_model.outbox_id == row.outbox_id,
-                                  row.attempts, error, policy)
-            log.warning("outbox: publishing %s %s failed (attempt %d%s): %s", row.event_type,
-                        row.event_id, row.attempts, ", parked" if parked else "", error)
+        parked = _publish_one(publisher, sessions, outbox_model, row,
+                              outbox_model.outbox_id == row.outbox_id, policy)
+        if parked is None:
+            _mark_published(sessions, outbox_model, outbox_model.outbox_id == row.outbox_id)
+            result.published += 1
+        else:
             result.failed += 1
             result.parked += parked
             result.failed_ids.append(row.outbox_id)
-            if breaker is not None:
-                breaker.record(row.destination, published=False)
-        else:
-            _mark_published(sessions, outbox_model, outbox_model.outbox_id == row.outbox_id)
-            result.published += 1
-            if breaker is not None:
-                breaker.record(row.destination, published=True)
+        if breaker is not None:
+            breaker.record(row.destination, published=parked is None)
     if untried:
         _release(sessions, outbox_model, outbox_model.outbox_id.in_(untried))
     return result
+
+
+def _publish_one(publisher, sessions, outbox_model, row, this_row, policy) -> bool | None:
+    """Publish one claimed row: None when the broker took it; else the failure is counted on the
+    row (`this_row` selects it) and logged, and the answer is whether that parked it."""
+    try:
+        publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        parked = _mark_failed(sessions, outbox_model, this_row, row.attempts, error, policy)
+        log.warning("outbox: publishing %s %s failed (attempt %d%s): %s", row.event_type,
+                    row.event_id, row.attempts, ", parked" if parked else "", error)
+        return bool(parked)
+    return None
 
 
 def _claim(sessions, model, event_ids, limit, retries, after_id, due_by, skip, broken):
