@@ -196,8 +196,7 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     item = sales.sale_item(connection, item_key)
     if item is None:
         raise ItemNotFound(item_key)
-    # From here to the commit the item's row is locked (when the decrement matched): every
-    # statement in between is time other buyers of the item wait.
+    # Locks the row until the commit when it matches (see the docstring).
     after = sales.decrement(connection, item.item_id, quantity)
     sold = after is not None
     if after is None:
