@@ -35,7 +35,7 @@ PROJECT_NAME = "stock-replenishment"
 ENVIRONMENTS = ("dev", "prod")
 SERVICES = ("shop", "factory", "consumers")
 RUNTIME = "python3.11"  # the Lambda runtime we package for, whatever Python runs this
-CALLBACKS = {"zip": "deploy.callbacks.check_package", "post": "deploy.callbacks.post_deploy"}
+CALLBACKS = {"zip": "deploy.callbacks.finish_package", "post": "deploy.callbacks.post_deploy"}
 OUTBOX_SWEEP_RATE = "rate(1 minute)"
 SWEEPS = {"shop": "consumers.outbox_sweep.shop_handler",
           "factory": "consumers.outbox_sweep.factory_handler"}

@@ -2,8 +2,10 @@
 run the way Zappa runs it (`ZappaCLI.callback("post")` passes the ZappaCLI itself), against moto."""
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -237,3 +239,30 @@ def test_zip_callback_refuses_a_package_without_the_bundle_its_urls_name(tmp_pat
     assert rds_ca.RDS_CA_BUNDLE in capsys.readouterr().out
     callbacks.check_package(_cli(without, {"environment_variables": {
         "SHOP_DATABASE_URL": "sqlite:///shop.db"}}))  # no URL names a bundle: none needed
+
+
+def test_zip_callback_adds_unchecked_hash_bytecode_for_the_stage_runtime(tmp_path, capsys):
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    archive = _package(tmp_path / "package.zip", {"handler.py": b"x = 1\n",
+                                                  "shop/app.py": b"y = 2\n",
+                                                  "shop/broken.py": b"def (:\n"})
+    callbacks.finish_package(_cli(archive, {"runtime": runtime}))
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        pyc = zipped.read(importlib.util.cache_from_source("shop/app.py"))
+    assert importlib.util.cache_from_source("handler.py") in names
+    assert importlib.util.cache_from_source("shop/broken.py") not in names
+    assert pyc[:4] == importlib.util.MAGIC_NUMBER and pyc[4:8] == b"\x01\0\0\0"
+    assert pyc[8:16] == importlib.util.source_hash(b"y = 2\n")
+    out = capsys.readouterr().out
+    assert "2 modules byte-compiled" in out and "left as source: shop/broken.py" in out
+    callbacks.add_bytecode(_cli(archive, {"runtime": runtime}))  # again (an update): no duplicates
+    assert "0 modules byte-compiled" in capsys.readouterr().out
+
+
+def test_zip_callback_refuses_bytecode_of_another_python_than_the_runtime(tmp_path):
+    archive = _package(tmp_path / "package.zip", {"handler.py": b"x = 1\n"})
+    with pytest.raises(RuntimeError, match=r"stage deploys python3\.9: bytecode compiled here"):
+        callbacks.finish_package(_cli(archive, {"runtime": "python3.9"}))
+    with zipfile.ZipFile(archive) as zipped:
+        assert zipped.namelist() == ["handler.py"]

@@ -128,7 +128,7 @@ def test_stage_resolves_through_its_extends_chain(stage):
     assert resolved["manage_roles"] is False
     assert resolved["role_name"] and resolved["role_arn"].endswith(f":role/{resolved['role_name']}")
     assert resolved["vpc_config"]["SubnetIds"] and resolved["vpc_config"]["SecurityGroupIds"]
-    assert resolved["callbacks"] == {"zip": "deploy.callbacks.check_package",
+    assert resolved["callbacks"] == {"zip": "deploy.callbacks.finish_package",
                                      "post": "deploy.callbacks.post_deploy"}
     assert resolved["project_name"] and resolved["s3_bucket"] and resolved["aws_region"]
     for tool in ("tests", "bench", "terraform", "docs", "pytest", "_pytest", "moto", ".venv-*",
