@@ -17,10 +17,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, consumer, end_to_end, hot_item, packages, profile, purchases
+from bench import (
+    coldstart,
+    consumer,
+    end_to_end,
+    hot_item,
+    lambda_coldstart,
+    packages,
+    profile,
+    purchases,
+)
 from bench.common import ROOT, mariadb_version, part, progress
 
-PARTS = ("purchases", "hot", "consumer", "coldstart", "packages", "e2e", "profile")
+PARTS = ("purchases", "hot", "consumer", "coldstart", "lambda", "packages", "e2e", "profile")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         if "coldstart" in only:
             with part("cold start", "fresh interpreters, each entry point vs the baseline"):
                 results["coldstart"] = coldstart.run(3 if quick else 5)
+        if "lambda" in only:
+            with part("lambda", "the shop's zip unpacked read-only, with and without its .pyc"):
+                results["lambda"] = lambda_coldstart.run(4 if quick else 8)
         if "packages" in only:
             with part("packages", "zappa package per stage from the Lambda virtualenv"):
                 results["packages"] = packages.package_sizes(timeout=300)
@@ -90,6 +102,25 @@ def purchase_rows(p: dict) -> list[str]:
          f" | {shop1['p50_ms'] / top1['p50_ms']:.2f}x p50 |"),
         (f"| Flask hello world, {p['clients']} clients, same server | {hello:.0f}/s | - | "
          f"ceiling /purchases is {f['ceiling /purchases']['per_second'] / hello:.2f} of it |"),
+    ]
+
+
+def lambda_rows(lam: dict | None) -> list[str]:
+    if not lam:
+        return []
+    start, unpack, mib, compiled = (lam["cold_start"], lam["unpack"], lam["zip_mib"],
+                                    lam["from_source"])
+    with_, without = "with .pyc", "without .pyc"
+    return [
+        (f"| Lambda-like cold start: `{lam['stage']}` zip unpacked read-only, `python -I -S -B`, "
+         f"Zappa's handler + GET /health, the zip's .pyc ({compiled[with_]} modules compiled from "
+         f"source), {lam['rounds']} rounds | {start[with_] * 1000:.0f} ms | the same zip without "
+         f".pyc, as Zappa alone ships it ({compiled[without]} compiled): "
+         f"{start[without] * 1000:.0f} ms | {start[with_] / start[without]:.2f} |"),
+        (f"| what the .pyc cost: unpacking that zip (Python's zipfile, into memory), "
+         f"{mib[with_]:.1f} MiB | {unpack[with_] * 1000:.0f} ms | without .pyc, "
+         f"{mib[without]:.1f} MiB: {unpack[without] * 1000:.0f} ms | "
+         f"{unpack[with_] / unpack[without]:.2f} |"),
     ]
 
 
@@ -140,6 +171,7 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
             lines.append(f"| cold start: fresh interpreter, import + build, {name} | "
                          f"{figure['seconds'] * 1000:.0f} ms | `{base_name[10:]}`: "
                          f"{base * 1000:.0f} ms | {figure['ratio']:.2f} |")
+    lines += lambda_rows(results.get("lambda"))
     e = results.get("e2e")
     if e:
         lines.append(

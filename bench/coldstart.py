@@ -38,7 +38,9 @@ def run(repeats: int) -> dict:
     figures = {}
     codes = {"baseline: " + BASELINE: BASELINE, **ENTRY_POINTS}
     progress(f"byte-compiling {len(codes)} entry points once")
-    for code in codes.values():  # byte-compile everything once: Lambda ships .pyc too
+    # Byte-compile everything once, as the deployed zip carries the .pyc (the zip callback adds
+    # them, deploy/bytecode.py; Zappa alone ships none: bench/lambda_coldstart.py shows that).
+    for code in codes.values():
         wall_seconds(code)
     samples: dict[str, list[float]] = {name: [] for name in codes}
     for round_ in range(repeats):  # interleaved, so machine load hits all alike

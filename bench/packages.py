@@ -30,6 +30,16 @@ def lambda_env(env_dir: Path) -> dict:
     return env
 
 
+def zappa_package(venv: Path, project: Path, stage: str, out: Path,
+                  timeout: float) -> subprocess.CompletedProcess:
+    """`zappa package STAGE -o OUT` in `project`, run as a shell with the virtualenv active."""
+    # its python named: a .venv-lambda built before deploy.lambda_venv wrote absolute shebangs
+    # runs its zappa only from the project root
+    return subprocess.run([str(venv / "bin" / "python"), str(venv / "bin" / "zappa"), "package",
+                           stage, "-o", str(out)], cwd=project, env=lambda_env(venv),
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def package_sizes(timeout: float, env_dir: Path = lambda_venv.DEFAULT_DIR) -> dict:
     """{stage: "12.2 MiB"}, or why a stage was not measured."""
     settings_file = ROOT / "zappa_settings.json"
@@ -50,12 +60,7 @@ def package_sizes(timeout: float, env_dir: Path = lambda_venv.DEFAULT_DIR) -> di
             progress(f"zappa package {stage} ({number}/{len(stages)})")
             out = Path(tmp) / f"{stage}.zip"
             try:
-                # its python named: a .venv-lambda built before deploy.lambda_venv wrote
-                # absolute shebangs runs its zappa only from the project root
-                done = subprocess.run([str(venv / "bin" / "python"), str(venv / "bin" / "zappa"),
-                                       "package", stage, "-o", str(out)], cwd=project,
-                                      env=lambda_env(venv), capture_output=True, text=True,
-                                      timeout=timeout)
+                done = zappa_package(venv, project, stage, out, timeout)
             except subprocess.TimeoutExpired:
                 sizes[stage] = f"not measured: `zappa package` took over {timeout:.0f} s"
                 continue

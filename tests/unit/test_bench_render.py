@@ -10,3 +10,14 @@ def test_package_sizes_render_with_their_budget():
     assert "| shop_dev | 20.0 MiB |" in text
     assert "| factory_dev | 20.0 MiB |" in text
 
+
+def test_lambda_cold_start_renders_with_and_without_bytecode_side_by_side():
+    measured = {"stage": "shop_dev", "rounds": 8,
+                "from_source": {"with .pyc": 0, "without .pyc": 385},
+                "zip_mib": {"with .pyc": 20.0, "without .pyc": 12.3},
+                "cold_start": {"with .pyc": 0.5, "without .pyc": 1.25},
+                "unpack": {"with .pyc": 0.3, "without .pyc": 0.2}}
+    text = render({"lambda": measured}, ["--only", "lambda"], 1.0)
+    assert "(0 modules compiled from source), 8 rounds | 500 ms |" in text
+    assert "(385 compiled): 1250 ms | 0.40 |" in text
+    assert "20.0 MiB | 300 ms | without .pyc, 12.3 MiB: 200 ms | 1.50 |" in text
