@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 import os
-from typing import cast
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 
-from api_common import swagger_ui
-from api_common.docs import Api
 from api_common.errors import register_error_handlers
-from api_common.validation import RowId
 from inventory_core import correlation
 from inventory_core.config import ENV_VARS, Settings
-from inventory_core.databases import Database
+
+if TYPE_CHECKING:
+    from api_common.docs import Api
+    from inventory_core.databases import Database
 
 OPENAPI_DEFAULTS = {
     "API_VERSION": "1.0.0",
@@ -26,10 +28,10 @@ OPENAPI_DEFAULTS = {
 }
 
 
-def build_app(import_name: str, title: str, config: dict | None,
-              database: Database) -> tuple[Flask, Api]:
+def build_app(import_name: str, title: str, config: dict | None) -> Flask:
     """An app whose settings come from the environment, overridden by `config` (tests pass
-    e.g. {"SHOP_DATABASE_URL": ...} or a whole {"SETTINGS": Settings(...)})."""
+    e.g. {"SHOP_DATABASE_URL": ...} or a whole {"SETTINGS": Settings(...)}). No routes yet:
+    those are `build_api`'s, in each service's `register_routes`."""
     app = Flask(import_name)
     json_provider = cast(DefaultJSONProvider, app.json)  # Flask's default provider class
     json_provider.ensure_ascii = False  # the seed answers in Korean; keep it readable
@@ -41,14 +43,58 @@ def build_app(import_name: str, title: str, config: dict | None,
     if "SETTINGS" not in app.config:
         overrides = {k: str(app.config[k]) for k in ENV_VARS if k in app.config}
         app.config["SETTINGS"] = Settings.from_env({**os.environ, **overrides})
+    carry_correlation_id(app)
+    return app
+
+
+def build_api(app: Flask, database: Database) -> Api:
+    """The app's database and its OpenAPI set-up (flask-smorest, marshmallow: what the routes
+    are written with), and the `/docs` page."""
+    from api_common import docs, swagger_ui
+    from api_common.validation import RowId
+
     app.extensions["database"] = database
     app.url_map.converters["id"] = RowId
-    api = Api(app)
+    api = docs.Api(app)
     api.register_converter(RowId, RowId.openapi_schema)
-    carry_correlation_id(app)
-    register_error_handlers(app)
+    register_error_handlers(app)  # after flask-smorest's, which ours replace
     app.register_blueprint(swagger_ui.bp)  # not in OpenAPI: a page about it
-    return app, api
+    return api
+
+
+def build_routes(app: Flask, register_routes: Callable[[Flask], None],
+                 on_first_request: bool) -> None:
+    """`register_routes(app)` now, or just before the app routes its first request.
+
+    On first request: for the deployed entry points (wsgi.py), whose cold start would otherwise
+    import every view and what it uses (flask-smorest, marshmallow, the ORM and the models, the
+    service layer: about half of a start) before the container is handed a request. The work
+    is the same, done once the request is there; `python -X importtime -c 'import shop_api.wsgi'`
+    shows what is left. Routes are all registered at once, under a lock, before any request is
+    routed: Werkzeug's URL map is never changed while a request is matched against it."""
+    if not on_first_request:
+        register_routes(app)
+        return
+    app.wsgi_app = RoutesOnFirstRequest(app.wsgi_app,  # type: ignore[method-assign]
+                                        lambda: register_routes(app))
+
+
+class RoutesOnFirstRequest:
+    """WSGI middleware: runs `register` once, before the first request reaches the app (whose
+    set-up methods, e.g. register_blueprint, are allowed until it has handled one)."""
+
+    def __init__(self, wsgi_app: Callable[..., Any], register: Callable[[], None]) -> None:
+        self.wsgi_app = wsgi_app
+        self._register: Callable[[], None] | None = register
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        if self._register is not None:
+            with self._lock:  # concurrent first requests wait for the one that registers
+                if self._register is not None:
+                    self._register()  # on an error, the next request tries again
+                    self._register = None
+        return self.wsgi_app(environ, start_response)
 
 
 def carry_correlation_id(app: Flask) -> None:

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api_common import build_app
-from inventory_core.databases import FACTORY
+from api_common.app import build_api, build_app, build_routes
 
 
-def create_app(config: dict | None = None) -> Flask:
-    app, api = build_app(__name__, "Factory API", config, FACTORY)
+def create_app(config: dict | None = None, *, routes_on_first_request: bool = False) -> Flask:
+    """`routes_on_first_request`: for factory_api.wsgi (api_common.app.build_routes)."""
+    app = build_app(__name__, "Factory API", config)
+    build_routes(app, register_routes, routes_on_first_request)
+    return app
+
+
+def register_routes(app: Flask) -> None:
     from factory_api import auth, cli, orders, seed_routes
+    from inventory_core.databases import FACTORY
+    api = build_api(app, FACTORY)
     auth.guard_writes(app)  # every write, on every route: only the replenishment system
     api.document(lambda spec: spec.components.security_scheme(auth.SECURITY_SCHEME,
                                                                auth.SECURITY_SCHEME_DOC))
     app.register_blueprint(seed_routes.blp)  # the seed's routes, bare (not in OpenAPI tags)
     api.register_blueprint(orders.blp)
     cli.register(app)
-    return app

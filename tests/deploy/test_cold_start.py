@@ -5,6 +5,7 @@ cryptography are for the bench, the local stack and pymysql's sign-in, not for a
 
 An import-graph check, not a timing: bench/coldstart.py measures the time (docs/benchmarks.md).
 Every function a stage of zappa_settings.json runs is checked."""
+import os
 import subprocess
 import sys
 
@@ -15,9 +16,16 @@ from .conftest import load_settings
 # Nobody's start needs these (pymysql imports cryptography when it signs in, if the server asks).
 TOOLS = ("alembic", "moto", "pytest", "pyinstrument", "psutil", "cryptography", "smtplib")
 CONSUMER = (*TOOLS, "flask", "flask_smorest", "jinja2")
+# A web stage's start builds the app; its views and what they use (the OpenAPI stack, the ORM,
+# the models, the service layer) are imported on the first request (api_common.app.build_routes).
+VIEWS = ("flask_smorest", "marshmallow", "apispec", "yaml", "sqlalchemy.orm",
+         "inventory_core.databases", "inventory_core.service_layer", "inventory_core.adapters")
 ENTRY_POINTS = {
-    "shop_api.wsgi": (*TOOLS, "jinja2.ext", "inventory_core.adapters.models.factory"),
-    "factory_api.wsgi": (*TOOLS, "inventory_core.adapters.models.shop"),
+    "shop_api.wsgi": (*TOOLS, *VIEWS, "jinja2.ext", "inventory_core.adapters.models.factory",
+                      "shop_api.items", "shop_api.admin", "shop_api.dashboard",
+                      "api_common.charts"),
+    "factory_api.wsgi": (*TOOLS, *VIEWS, "inventory_core.adapters.models.shop",
+                         "factory_api.orders"),
     "consumers.delivery": CONSUMER,
     "consumers.order": CONSUMER,
     "consumers.production": (*CONSUMER, "inventory_core.adapters.models.shop"),
@@ -37,6 +45,21 @@ def test_entry_point_imports_nothing_it_does_not_use(module):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "", f"{module} imports {run.stdout.strip()} at cold start"
+
+
+@pytest.mark.parametrize("module", ["shop_api.wsgi", "factory_api.wsgi"])
+def test_the_deployed_app_registers_its_routes_on_the_first_request(module):
+    """What the start left out is there when a request comes: the views answer, the document
+    lists them."""
+    code = (f"import sys, {module} as m; c = m.app.test_client(); "
+            "print(c.get('/health').status_code, 'sqlalchemy.orm' in sys.modules, "
+            "sorted(c.get('/openapi.json').get_json()['paths'])[:1] != [])")
+    env = {**os.environ, "SHOP_DATABASE_URL": "sqlite://", "FACTORY_DATABASE_URL": "sqlite://"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env=env)
+    assert run.returncode == 0, run.stderr
+    status, orm_loaded, documented = run.stdout.split()
+    assert status == "200" and orm_loaded == "True" and documented == "True", run.stdout
 
 
 def test_every_deployed_function_is_checked():

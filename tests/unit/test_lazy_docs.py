@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask_smorest
 import pytest
 
-import api_common.app
+import api_common.docs
 from factory_api import create_app as create_factory_app
 from shop_api import create_app as create_shop_app
 
@@ -37,7 +37,7 @@ def test_the_document_is_written_when_first_read_and_is_flask_smorests(create_ap
     lazy = client.get("/openapi.json").get_json()
     assert _api(app).documented
 
-    monkeypatch.setattr(api_common.app, "Api", EagerApi)
+    monkeypatch.setattr(api_common.docs, "Api", EagerApi)
     eager_app = create_app(dict(CONFIG))
     assert type(_api(eager_app)) is EagerApi
     assert lazy == eager_app.test_client().get("/openapi.json").get_json()
