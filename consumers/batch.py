@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from inventory_core import correlation
 from inventory_core.adapters.messaging import Messaging
-from inventory_core.domain.events import InvalidEvent
+from inventory_core.domain.errors import InvalidEvent
 from inventory_core.topology import dead_letter_queue_of
 
 log = logging.getLogger(__name__)

@@ -9,13 +9,14 @@ import logging
 
 from consumers import runtime
 from consumers.batch import handle_batch, queue_name_of, receive_count, send_shape
-from inventory_core.service_layer.dead_letters import record_dead_letter
 from inventory_core.topology import source_queue_of
 
 log = logging.getLogger(__name__)
 
 
 def handle_record(record: dict):
+    # imported on the first message, not at a cold start (consumers.runtime)
+    from inventory_core.service_layer.dead_letters import record_dead_letter
     dlq = queue_name_of(record)
     attributes = send_shape(record.get("messageAttributes"))
     # Dead-lettered at once by a consumer: it says how often the source queue delivered it.

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from consumers import runtime
 from consumers.batch import handle_batch
-from inventory_core.domain.events import parse_event
-from inventory_core.service_layer import shop_service
-from inventory_core.service_layer.shop_service import ReceiveResult
-from inventory_core.service_layer.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:  # the rest is imported on the first message (consumers.runtime)
+    from inventory_core.service_layer.shop_service import ReceiveResult
+    from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 EVENT_TYPES = ("production.completed",)
@@ -21,6 +22,8 @@ EVENT_TYPES = ("production.completed",)
 
 def handle_record(record: dict,
                   unit_of_work: Callable[[], UnitOfWork] = runtime.shop_uow) -> ReceiveResult:
+    from inventory_core.domain.events import parse_event
+    from inventory_core.service_layer import shop_service
     event = parse_event(record["body"], expected_types=EVENT_TYPES)
     p = event.payload
     # Stock moves only for a completion that matches an open order of its item; any other is

@@ -4,9 +4,9 @@ See inventory_core.service_layer.forecasting."""
 from __future__ import annotations
 
 from consumers import runtime
-from inventory_core.service_layer import forecasting
 
 
 def handler(event=None, context=None) -> dict:
+    from inventory_core.service_layer import forecasting  # not at a cold start (consumers.runtime)
     results = forecasting.learn_rules(runtime.shop_uow())
     return {"rules": len(results), "learned": sum(r["learned"] for r in results)}

@@ -17,16 +17,18 @@ import logging
 from collections import Counter
 from datetime import datetime
 
-from consumers import factory_client, runtime
+from consumers import runtime
 from inventory_core.adapters import metrics
 from inventory_core.domain.replenishment import Status
-from inventory_core.service_layer import replenishments
 
 log = logging.getLogger(__name__)
 
 
 def check(now: datetime | None = None) -> dict[str, int]:
     """One pass over the overdue orders; what it did, by outcome, and the counts it measured."""
+    # imported when it runs, not at a cold start (consumers.runtime)
+    from consumers import factory_client
+    from inventory_core.service_layer import replenishments
     settings = runtime.settings()
     timeouts = settings.replenishment_timeouts
     done: Counter[str] = Counter()

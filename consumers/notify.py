@@ -14,14 +14,20 @@ SES errors, by kind (inventory_core.adapters.messaging):
 Whatever was sent stays sent: a redelivery sends only the e-mails still unsent."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from consumers import runtime
 from consumers.batch import PermanentFailure, RetryLater, handle_batch
 from inventory_core.adapters.messaging import MailRejected, MailThrottled
-from inventory_core.domain.events import parse_event
-from inventory_core.service_layer import notifications
+
+if TYPE_CHECKING:
+    from inventory_core.service_layer.notifications import NotifyResult
 
 
-def handle_record(record: dict) -> notifications.NotifyResult:
+def handle_record(record: dict) -> NotifyResult:
+    # imported on the first message, not at a cold start (consumers.runtime)
+    from inventory_core.domain.events import parse_event
+    from inventory_core.service_layer import notifications
     event = parse_event(record["body"], expected_types=notifications.EVENT_TYPES)
     try:
         settings = runtime.settings()

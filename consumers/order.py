@@ -17,19 +17,17 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from consumers import runtime
 from consumers.batch import PermanentFailure, handle_batch
-from consumers.factory_client import (
-    FactoryRejected,
-    FactoryUnavailable,
-    cancel_production,
-    request_production,
-)
 from inventory_core import correlation
-from inventory_core.domain.events import Event, parse_event
 from inventory_core.domain.replenishment import Status, mismatched_terms
-from inventory_core.service_layer import shop_service
+
+# The factory's client (requests), the event schemas and the service layer are imported on the
+# first message, not at a cold start (consumers.runtime).
+if TYPE_CHECKING:
+    from inventory_core.domain.events import Event
 
 log = logging.getLogger(__name__)
 EVENT_TYPES = ("replenishment.requested", "replenishment.cancelled")
@@ -42,6 +40,7 @@ class WrongAnswer(PermanentFailure):
 
 
 def handle_record(record: dict, deadline: float | None = None) -> str | None:
+    from inventory_core.domain.events import parse_event
     event = parse_event(record["body"], expected_types=EVENT_TYPES)
     if event.type == "replenishment.cancelled":
         return cancel(event, deadline)
@@ -49,6 +48,8 @@ def handle_record(record: dict, deadline: float | None = None) -> str | None:
 
 
 def request(event: Event, deadline: float | None) -> str | None:
+    from consumers.factory_client import request_production
+    from inventory_core.service_layer import shop_service
     p = event.payload
     order_id = p["replenishment_order_id"]
     order = shop_service.get_replenishment(runtime.shop_uow(), order_id)
@@ -74,6 +75,7 @@ def request(event: Event, deadline: float | None) -> str | None:
 
 
 def cancel(event: Event, deadline: float | None) -> str | None:
+    from consumers.factory_client import FactoryRejected, cancel_production
     p = event.payload
     settings = runtime.settings()
     try:
@@ -90,6 +92,7 @@ def cancel(event: Event, deadline: float | None) -> str | None:
 
 
 def handler(event: dict, context=None) -> dict:
+    from consumers.factory_client import FactoryUnavailable
     deadline = None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         remaining_millis = context.get_remaining_time_in_millis() - SAFETY_MILLIS

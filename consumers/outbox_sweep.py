@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from consumers import runtime
-from inventory_core.adapters import metrics, outbox
-from inventory_core.adapters.models.common import utcnow
-from inventory_core.service_layer import housekeeping, parked_events
-from inventory_core.service_layer.unit_of_work import UnitOfWork
+from inventory_core.adapters import metrics
+
+# The outbox, the models and the service layer are imported when it runs, not at a cold start
+# (consumers.runtime).
+if TYPE_CHECKING:
+    from inventory_core.adapters import outbox
+    from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 LIMIT = 100  # rows claimed per pass
@@ -33,6 +37,8 @@ def sweep(uow: UnitOfWork, limit: int = LIMIT, max_seconds: float = MAX_SECONDS,
     """Relay every unpublished, unparked row that is due, each at most once, until none is left
     or `max_seconds` would be exceeded. Totals of what happened. (The unit of work's own
     publisher is the request path's; the sweep publishes with `runtime.sweep_messaging()`.)"""
+    from inventory_core.adapters import outbox
+    from inventory_core.adapters.models.common import utcnow
     publisher = publisher or runtime.sweep_messaging()
     started = time.monotonic()
     deadline = started + max_seconds
@@ -75,6 +81,7 @@ def _time_budget(context) -> float:
 def report(uow: UnitOfWork, service: str) -> dict[str, int]:
     """The outbox's state as metrics after each sweep (every minute on AWS): OutboxParkedRows,
     which Terraform alarms on (a parked event waits for an operator), and OutboxPendingRows."""
+    from inventory_core.service_layer import parked_events
     counts = parked_events.counts(uow)
     metrics.emit("OutboxParkedRows", counts["parked"], service=service)
     metrics.emit("OutboxPendingRows", counts["pending"], service=service)
@@ -84,6 +91,7 @@ def report(uow: UnitOfWork, service: str) -> dict[str, int]:
 def shop_handler(event=None, context=None) -> dict:
     """The shop's sweep; also forgets what the shop keeps only for a while (Idempotency-Keys,
     sign-in attempts: a day), since it runs on a schedule anyway (every minute on AWS)."""
+    from inventory_core.service_layer import housekeeping
     totals = sweep(runtime.shop_uow(), max_seconds=_time_budget(context))
     totals["outbox"] = report(runtime.shop_uow(), "shop")
     totals["forgotten"] = housekeeping.forget_expired(runtime.shop_uow())

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from consumers import batch, runtime
-from inventory_core.domain.events import parse_event
-from inventory_core.service_layer import factory_service
 
 log = logging.getLogger(__name__)
 
 
 def process_record(record: dict) -> None:
+    # imported on the first message, not at a cold start (consumers.runtime)
+    from inventory_core.domain.events import parse_event
+    from inventory_core.service_layer import factory_service
     event = parse_event(record["body"], expected_types=("production.due",))
     production_order_id = event.payload["production_order_id"]
     outcome = factory_service.complete_production(runtime.factory_uow(), production_order_id)

@@ -1,15 +1,21 @@
-"""What every consumer needs, built once per Lambda container (reused while it is warm)."""
+"""What every consumer needs, built once per Lambda container (reused while it is warm).
+
+A consumer's cold start imports this, the batch loop and its own module: the ORM, the models, the
+event schemas and the service layer are imported when its handler first runs (inside the
+functions that use them), so the start costs little more than boto3 (bench/coldstart.py)."""
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from inventory_core import logs
 from inventory_core.adapters.messaging import SWEEP, Messaging
 from inventory_core.config import Settings
-from inventory_core.databases import FACTORY, SHOP
-from inventory_core.service_layer.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from inventory_core.service_layer.unit_of_work import UnitOfWork
 
 
 @functools.lru_cache(maxsize=1)
@@ -32,6 +38,7 @@ def sweep_messaging() -> Messaging:
 
 
 def shop_uow() -> UnitOfWork:
+    from inventory_core.databases import SHOP
     return SHOP.unit_of_work(settings(), messaging())
 
 
@@ -44,6 +51,7 @@ def shop_batch() -> Iterator[Callable[[], UnitOfWork]]:
     and the outbox sweep sends them. The connection is pinged once, when taken: one the server
     drops mid-batch (a failover) fails the message using it, which SQS redelivers, and the next
     message reconnects."""
+    from inventory_core.databases import SHOP
     held: list = []
     with SHOP.one_connection(settings()) as sessions:
         def unit_of_work() -> UnitOfWork:
@@ -56,6 +64,7 @@ def shop_batch() -> Iterator[Callable[[], UnitOfWork]]:
 
 
 def factory_uow() -> UnitOfWork:
+    from inventory_core.databases import FACTORY
     return FACTORY.unit_of_work(settings(), messaging())
 
 

@@ -7,6 +7,12 @@ commands catch the same kinds. The message is shown to the caller: keep it free 
 from __future__ import annotations
 
 
+class InvalidEvent(ValueError):
+    """A message that no retry can fix: it belongs in the dead-letter queue. (Raised by
+    inventory_core.domain.events; here so the consumers' batch loop can catch it without importing
+    the event schemas, i.e. marshmallow, at a cold start.)"""
+
+
 class DomainError(Exception):
     """A request the domain refuses; `str(error)` is the message for the caller."""
 

@@ -14,11 +14,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from inventory_core.domain.errors import InvalidEvent
+
 MAX_QUANTITY = 1_000_000
-
-
-class InvalidEvent(ValueError):
-    """A message that no retry can fix: it belongs in the dead-letter queue."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from botocore.stub import Stubber
 from consumers import batch, notify
 from inventory_core.adapters.messaging import MailRejected, MailThrottled, Messaging
 from inventory_core.config import Settings
+from inventory_core.domain import events
 from inventory_core.service_layer import notifications
 
 SETTINGS = Settings(aws_endpoint_url="http://127.0.0.1:1", aws_account_id="123456789012")
@@ -80,7 +81,7 @@ def test_notify_maps_unsent_mail_to_the_right_kind_of_failure(errors, raised, mo
         raise notifications.EmailNotSent("e-mail 1: no", errors)
 
     monkeypatch.setattr(notifications, "handle_event", refuse)
-    monkeypatch.setattr(notify, "parse_event", lambda body, expected_types: None)
+    monkeypatch.setattr(events, "parse_event", lambda body, expected_types: None)
     monkeypatch.setattr(notify.runtime, "shop_uow", lambda: None)
     monkeypatch.setattr(notify.runtime, "messaging", lambda: None)
     with pytest.raises(raised):
