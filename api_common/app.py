@@ -50,6 +50,8 @@ def build_app(import_name: str, title: str, config: dict | None) -> Flask:
 def build_api(app: Flask, database: Database) -> Api:
     """The app's database and its OpenAPI set-up (flask-smorest, marshmallow: what the routes
     are written with), and the `/docs` page."""
+    from inventory_core.domain.marshmallow_import import import_marshmallow
+    import_marshmallow()  # before marshmallow's first import: its e-mail patterns compiled on use
     from api_common import docs, swagger_ui
     from api_common.validation import RowId
 

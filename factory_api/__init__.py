@@ -15,9 +15,9 @@ def create_app(config: dict | None = None, *, routes_on_first_request: bool = Fa
 
 
 def register_routes(app: Flask) -> None:
-    from factory_api import auth, cli, orders, seed_routes
     from inventory_core.databases import FACTORY
-    api = build_api(app, FACTORY)
+    api = build_api(app, FACTORY)  # before the views: it imports marshmallow the cheaper way
+    from factory_api import auth, cli, orders, seed_routes
     auth.guard_writes(app)  # every write, on every route: only the replenishment system
     api.document(lambda spec: spec.components.security_scheme(auth.SECURITY_SCHEME,
                                                                auth.SECURITY_SCHEME_DOC))

@@ -15,8 +15,8 @@ def create_app(config: dict | None = None, *, routes_on_first_request: bool = Fa
 
 def register_routes(app: Flask) -> None:
     from inventory_core.databases import SHOP
+    api = build_api(app, SHOP)  # before the views: it imports marshmallow the cheaper way
     from shop_api import admin, cli, dashboard, items, seed_routes
-    api = build_api(app, SHOP)
     api.document(lambda spec: spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer"}))
     app.register_blueprint(seed_routes.blp)  # the seed's routes, bare (not in OpenAPI tags)

@@ -24,8 +24,11 @@ from werkzeug.wrappers import Response
 from api_common import auth, settings_of
 from api_common.context import unit_of_work
 from api_common.headers import hardened
-from inventory_core.service_layer import dashboard, dashboard_charts, sign_in
-from shop_api import charts
+from inventory_core.service_layer import sign_in
+
+# The page's charts and state (shop_api.charts, inventory_core.service_layer.dashboard and
+# dashboard_charts) are imported by the views that draw them: the routes are registered on a
+# container's first request (api_common.app.build_routes), which is most often a purchase.
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ def page() -> Response:
         return hardened(redirect(url_for("dashboard.sign_in_page"), 303))
     state = _state()
     # The charts are drawn once per page load (server-side SVG); the feed does not carry them.
+    from inventory_core.service_layer import dashboard_charts
+    from shop_api import charts
     drawn = charts.charts(dashboard_charts.chart_data(unit_of_work()))
     return hardened(make_response(render_template(
         "dashboard.html", state=state, charts=drawn, refresh_ms=int(REFRESH_SECONDS * 1000),
@@ -54,6 +59,7 @@ def state_json() -> Response:
 
 
 def _state() -> dict:
+    from inventory_core.service_layer import dashboard
     return dashboard.dashboard_state(unit_of_work(),
                                      timeouts=settings_of().replenishment_timeouts)
 

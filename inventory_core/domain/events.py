@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
-
 from inventory_core.domain.errors import InvalidEvent
+from inventory_core.domain.marshmallow_import import import_marshmallow
+
+import_marshmallow()  # before marshmallow's first import: its e-mail patterns compiled on use
+from marshmallow import Schema, ValidationError, fields, validate  # noqa: E402
 
 MAX_QUANTITY = 1_000_000
 
