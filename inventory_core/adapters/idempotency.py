@@ -2,10 +2,11 @@
 applies in the same transaction as the effect, and a redelivered duplicate finds it there."""
 from __future__ import annotations
 
-from sqlalchemy import Insert, insert
+from sqlalchemy import Insert, bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from inventory_core.adapters import driver
 from inventory_core.adapters.models.common import ProcessedEventMixin, utcnow
 
 
@@ -18,10 +19,11 @@ def first_delivery(session: Session, model: type[ProcessedEventMixin], consumer:
     One INSERT, no SELECT first: duplicates are rare, and the primary key refuses one whether it
     was committed long ago or is being applied right now (this INSERT then waits for the other
     transaction and fails once it commits; it succeeds if the other rolls back). Executed on the
-    session's connection, outside the ORM's unit of work: nothing else needs the row."""
+    session's connection's DBAPI cursor (adapters.driver), outside the ORM's unit of work:
+    nothing else needs the row, and every message a consumer handles runs it."""
     try:
-        session.connection().execute(_insert(model), {"consumer": consumer, "event_id": event_id,
-                                                     "processed_at": utcnow()})
+        driver.run(session.connection(), _insert(model), {
+            "consumer": consumer, "event_id": event_id, "processed_at": utcnow()})
     except IntegrityError:
         return False
     return True
@@ -33,5 +35,8 @@ _INSERTS: dict[type, Insert] = {}
 def _insert(model: type[ProcessedEventMixin]) -> Insert:
     found = _INSERTS.get(model)
     if found is None:  # built once per table: building it costs more than executing it
-        found = _INSERTS[model] = insert(model)
+        # Every column named: the driver sends the compiled statement as it is, and runs no
+        # column default.
+        found = _INSERTS[model] = insert(model).values(
+            {name: bindparam(name) for name in ("consumer", "event_id", "processed_at")})
     return found

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Insert, func, insert, or_, select, update
+from sqlalchemy import Insert, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from inventory_core.adapters import driver
 from inventory_core.adapters.models.common import OutboxMixin, utcnow
 from inventory_core.domain.events import Event
 
@@ -115,19 +116,25 @@ def write(session: Session, outbox_model: type[OutboxMixin],
                "body": r.body, "delay_seconds": r.delay_seconds, "created_at": now,
                "claimed_until": now + timedelta(seconds=CLAIM_SECONDS) if claim else None,
                "attempts": r.attempts if claim else 0} for r in rows]
-    if values:  # one row (the usual) as a plain execute: executemany's rewriting costs more
-        session.connection().execute(_insert(outbox_model),
-                                     values[0] if len(values) == 1 else values)
+    if len(values) == 1:  # the usual: on the DBAPI cursor (adapters.driver), as a sale's rows
+        driver.run(session.connection(), _insert(outbox_model), values[0])
+    elif values:
+        session.connection().execute(_insert(outbox_model), values)
     return rows
 
 
 _INSERTS: dict[type, Insert] = {}
+_WRITTEN = ("event_id", "event_type", "destination", "body", "delay_seconds", "created_at",
+            "claimed_until", "attempts")
 
 
 def _insert(outbox_model: type[OutboxMixin]) -> Insert:
     found = _INSERTS.get(outbox_model)
     if found is None:  # built once per table: every commit that emits an event runs it
-        found = _INSERTS[outbox_model] = insert(outbox_model)
+        # Every column named: the driver sends the compiled statement as it is, and runs no
+        # column default.
+        found = _INSERTS[outbox_model] = insert(outbox_model).values(
+            {name: bindparam(name) for name in _WRITTEN})
     return found
 
 

@@ -8,16 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
-from inventory_core.adapters import idempotency_keys, metrics, sales
+from inventory_core.adapters import idempotency_keys, metrics, restocks, sales
 from inventory_core.adapters.db import rows_matched
 from inventory_core.adapters.idempotency import first_delivery
 from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import (
     DeliveryAnomaly,
-    Factory,
     Item,
     ReorderRule,
     ReplenishmentOrder,
@@ -319,25 +318,20 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         if not first_delivery(session, ShopProcessedEvent, consumer, event_id):
             return ReceiveResult(False, item_id)
         rows = session.connection()  # the steps below are plain statements, no ORM objects
-        # The item and the order it names, both locked by one statement (the item first, as a
-        # sale locks them: the order is the inner side of an outer join).
-        item = (rows.execute(_LOCK_ITEM_AND_ORDER, {"key": item_id,
-                                                    "order_key": replenishment_order_id})
-                if replenishment_order_id else rows.execute(_LOCK_ITEM, {"key": item_id})
-                ).one_or_none()
+        item = restocks.lock_item_and_order(rows, item_id, replenishment_order_id)
         if item is None:
             # Not judged at all: retried, then dead-lettered, so an operator sees it, can fix the
             # catalogue and redrive it (then it is judged like any other completion).
             raise ItemNotFound(item_id)
-        order = item if replenishment_order_id and item.status is not None else None
+        order = item.order
         facts = None
         if order is not None:
-            ordered_factory = (item.factory_id if item_id == order.ordered_item_id else
+            ordered_factory = (item.factory_id if item_id == order.item_id else
                                session.scalar(select(Item.factory_id)
-                                              .where(Item.item_id == order.ordered_item_id)))
-            facts = replenishment.OrderFacts(order.status, order.ordered_item_id,
+                                              .where(Item.item_id == order.item_id)))
+            facts = replenishment.OrderFacts(order.status, order.item_id,
                                              ordered_factory if ordered_factory else -1,
-                                             order.ordered_quantity, order.factory_reference)
+                                             order.quantity, order.factory_reference)
         completion = replenishment.Completion(
             replenishment_order_id or 0,
             production_order_id if production_order_id is not None else -1, item_id,
@@ -352,16 +346,12 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
             metrics.emit("DeliveryAnomalies")  # the kind is in the log line and the row
             log.warning("production.completed %s changed no stock: %s", event_id, anomaly)
             return ReceiveResult(True, item_id, anomaly=verdict.value)
-        assert order is not None  # judged a delivery: it names an open order
+        assert order is not None and replenishment_order_id  # judged a delivery: an open order
         before, after = item.quantity, item.quantity + quantity
         now = utcnow()
-        rows.execute(_SET_STOCK, {"key": item_id, "new_quantity": after})
-        rows.execute(_LEDGER, {"item_id": item_id, "delta": quantity, "quantity_after": after,
-                               "reason": "restock", "reference": f"event:{event_id}",
-                               "created_at": now})
-        rows.execute(_FULFIL, {"key": replenishment_order_id, "received": quantity, "at": now,
-                               "new_status": replenishment.next_status(
-                                   order.status, Action.RECEIVE, replenishment_order_id)})
+        restocks.restock(rows, item_id, quantity, after, event_id, replenishment_order_id,
+                         replenishment.next_status(order.status, Action.RECEIVE,
+                                                   replenishment_order_id), now)
         short = verdict is replenishment.Delivery.SHORT
         if item.backordered > 0 or short:
             # Backorders to fill, or a reorder to weigh: the item as the use cases share it
@@ -385,33 +375,6 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
     metrics.emit("ReplenishmentLeadTime", round((now - order.created_at).total_seconds(), 3),
                  unit="Seconds", factory=item.factory_name)
     return ReceiveResult(True, item_id, after, short=short)
-
-
-# What a restock reads of its item, under the item's row lock. The factory's name (for the lead
-# time metric) comes from a subquery, which takes no lock on the factory's row (MariaDB and
-# MySQL lock a subquery's rows only when it says FOR UPDATE itself): restocks of one factory's
-# items do not wait for each other (tests/integration/test_restock_path.py).
-_ITEM_FACTS = (Item.quantity, Item.backordered, Item.name, Item.factory_id,
-               select(Factory.name).where(Factory.factory_id == Item.factory_id)
-               .scalar_subquery().label("factory_name"))
-_ORDER_FACTS = (ReplenishmentOrder.status, ReplenishmentOrder.item_id.label("ordered_item_id"),
-                ReplenishmentOrder.quantity.label("ordered_quantity"),
-                ReplenishmentOrder.factory_reference, ReplenishmentOrder.created_at)
-# Built once: a restock runs these for every completion, and a statement built anew each time
-# costs more Python than its round trip to the database.
-_LOCK_ITEM = select(*_ITEM_FACTS).where(Item.item_id == bindparam("key")).with_for_update()
-_LOCK_ITEM_AND_ORDER = (
-    select(*_ITEM_FACTS, *_ORDER_FACTS)
-    .outerjoin(ReplenishmentOrder,
-               ReplenishmentOrder.replenishment_order_id == bindparam("order_key"))
-    .where(Item.item_id == bindparam("key")).with_for_update())
-_SET_STOCK = update(Item).where(Item.item_id == bindparam("key")).values(
-    quantity=bindparam("new_quantity"))
-_LEDGER = insert(StockLedgerEntry)
-_FULFIL = (update(ReplenishmentOrder)
-           .where(ReplenishmentOrder.replenishment_order_id == bindparam("key"))
-           .values(status=bindparam("new_status"), open_item_id=None, fulfilled_at=bindparam("at"),
-                   received_quantity=bindparam("received")))
 
 
 def _record_anomaly(uow: UnitOfWork, event_id: str, kind: replenishment.Anomaly,

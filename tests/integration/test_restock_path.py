@@ -13,6 +13,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from consumers import delivery, outbox_sweep, runtime
+from inventory_core.adapters import restocks
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.common import utcnow
 from inventory_core.adapters.models.shop import Item, ReplenishmentOrder, ShopOutbox
@@ -193,7 +194,7 @@ def test_a_restock_locks_its_item_then_its_order_but_not_its_factory(shop_url, m
     sessions = session_factory(shop_url)
     holder, other = sessions(), _lock_wait_timeout(sessions())
     try:
-        row = holder.connection().execute(shop_service._LOCK_ITEM_AND_ORDER,
+        row = holder.connection().execute(restocks.LOCK_ITEM_AND_ORDER,
                                           {"key": 100, "order_key": 900}).one()
         assert (row.factory_name, row.status, row.ordered_quantity) == ("Factory1", "accepted", 4)
         assert not _free(other, "SELECT 1 FROM items WHERE item_id = 100 FOR UPDATE")
@@ -208,7 +209,7 @@ def test_a_restock_locks_its_item_then_its_order_but_not_its_factory(shop_url, m
         other.execute(text("SELECT 1 FROM replenishment_orders "
                            "WHERE replenishment_order_id = 900 FOR UPDATE"))
         waiting = threading.Thread(target=lambda: holder.connection().execute(
-            shop_service._LOCK_ITEM_AND_ORDER, {"key": 100, "order_key": 900}).one())
+            restocks.LOCK_ITEM_AND_ORDER, {"key": 100, "order_key": 900}).one())
         waiting.start()
         time.sleep(0.5)
         with _lock_wait_timeout(sessions()) as third:
