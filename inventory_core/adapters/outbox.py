@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Insert, bindparam, func, insert, or_, select, update
+from sqlalchemy import Insert, Update, bindparam, func, insert, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory_core.adapters import driver
@@ -163,7 +163,7 @@ def publish_claimed(sessions: sessionmaker, outbox_model: type[OutboxMixin], pub
             result.failed += 1
             result.parked += parked
     if published:
-        _mark_published(sessions, outbox_model, outbox_model.event_id.in_(published))
+        _mark_published_by_event_id(sessions, outbox_model, published)
         result.published = len(published)
     if untried:
         _release(sessions, outbox_model, outbox_model.event_id.in_(untried))
@@ -290,6 +290,35 @@ def _mark_published(sessions, model, which) -> None:
     with sessions.begin() as session:  # a plain statement: nothing to synchronise in a new session
         session.connection().execute(update(model).where(which).values(
             published_at=utcnow(), claimed_until=None, last_error=None, next_attempt_at=None))
+
+
+def _mark_published_by_event_id(sessions, model, event_ids: list[str]) -> None:
+    """The post-commit path's mark, in one transaction: every purchase and every consumer batch
+    runs it, so on the DBAPI cursor (adapters.driver), with one statement built once per table
+    (`_MARK_BATCH` ids at a time; a shorter list repeats its first id)."""
+    with sessions.begin() as session:
+        connection, now = session.connection(), utcnow()
+        for start in range(0, len(event_ids), _MARK_BATCH):
+            chunk = event_ids[start:start + _MARK_BATCH]
+            chunk += chunk[:1] * (_MARK_BATCH - len(chunk))
+            driver.run(connection, _mark_statement(model),
+                       {"at": now, **{f"event_id_{n}": e for n, e in enumerate(chunk)}})
+
+
+_MARK_BATCH = 10  # a consumer's batch of messages, each its usual one event
+_MARKS: dict[type, Update] = {}
+
+
+def _mark_statement(model) -> Update:
+    found = _MARKS.get(model)
+    if found is None:
+        found = _MARKS[model] = (
+            update(model).where(model.event_id.in_(
+                [bindparam(f"event_id_{n}") for n in range(_MARK_BATCH)]))
+            # NULLs in the SQL itself: the driver binds only the statement's named parameters.
+            .values(published_at=bindparam("at"), claimed_until=null(), last_error=null(),
+                    next_attempt_at=null()))
+    return found
 
 
 def _mark_failed(sessions, model, which, attempts: int, error: str, policy: RetryPolicy) -> bool:

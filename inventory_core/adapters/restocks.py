@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, null, select, update
 
 from inventory_core.adapters import driver
 from inventory_core.adapters.models.shop import Factory, Item, ReplenishmentOrder, StockLedgerEntry
@@ -63,7 +63,7 @@ _LEDGER_COLUMNS = ("item_id", "delta", "quantity_after", "reason", "reference", 
 _LEDGER = insert(cast(Table, StockLedgerEntry.__table__)).values(
     {name: bindparam(name) for name in _LEDGER_COLUMNS})
 _FULFIL = (update(_orders).where(_orders.c.replenishment_order_id == bindparam("key"))
-           .values(status=bindparam("new_status"), open_item_id=None,
+           .values(status=bindparam("new_status"), open_item_id=null(),
                    fulfilled_at=bindparam("at"), received_quantity=bindparam("received")))
 
 

@@ -87,6 +87,23 @@ def test_held_rows_wait_for_their_publisher_and_go_to_the_sweep_once_the_claim_l
     assert broker.sent == ["stock.depleted"] * 2 and all(r.published_at for r in _rows(shop_url))
 
 
+def test_a_batch_of_more_held_rows_than_one_mark_takes_is_marked_whole_and_alone(shop_url):
+    # 23 rows: two full marks and a short one (its list padded). A row left to the sweep is
+    # not marked with them.
+    broker, held = Broker(), []
+    for_the_sweep = _emit(shop_url)
+    for _ in range(23):
+        _emit(shop_url, broker, held)
+    assert [r.published_at for r in _rows(shop_url)] == [None] * 24
+    shop_uow(shop_url, broker).publish(held)
+    rows = {r.event_id: r for r in _rows(shop_url)}
+    assert broker.sent == ["stock.depleted"] * 23
+    assert all(rows[r.event_id].published_at is not None and rows[r.event_id].claimed_until
+               is None for r in held)
+    assert rows[for_the_sweep].published_at is None
+    assert outbox_sweep.sweep(shop_uow(shop_url), publisher=broker)["published"] == 1
+
+
 def test_a_failed_publish_after_commit_leaves_the_row_to_the_sweep_at_once(shop_url):
     broker = Broker()
     broker.down = True
