@@ -43,3 +43,52 @@ def test_unexpected_type_is_rejected():
     event = new_event("stock.depleted", {"item_id": 1, "item_name": "Item1", "quantity": 0})
     with pytest.raises(InvalidEvent, match="unexpected"):
         parse_event(event.to_json(), expected_types=("production.completed",))
+
+
+# The field-by-field load (events._FAST) must answer what Schema.load answers: the same data for
+# a valid input, and None (then Schema.load raises) for an invalid one.
+SAMPLES = {
+    "replenishment.requested": PAYLOAD,
+    "production.completed": {"production_order_id": 5, "replenishment_order_id": 1,
+                             "factory_id": 2, "item_id": 2, "item_name": "Item2", "quantity": 8,
+                             "completed_at": "2026-01-01T00:00:00.000"},
+    "stock.restocked": {"item_id": 1, "item_name": "Item1", "quantity": 0},
+    "delivery.anomaly": {"anomaly_id": 1, "kind": "unknown_order", "completion_event_id": "e",
+                         "replenishment_order_id": None, "production_order_id": 7, "item_id": 1,
+                         "quantity": 3, "detail": "no such order"},
+}
+ODD_VALUES = [None, True, False, 0, -1, 1.5, 2.0, 10 ** 7, "", "8", "x" * 301, [], {}, "Item1"]
+
+
+def _mutations(sample: dict):
+    yield sample
+    yield {**sample, "unknown": 1}
+    for name in sample:
+        yield {k: v for k, v in sample.items() if k != name}
+        for odd in ODD_VALUES:
+            yield {**sample, name: odd}
+
+
+def _agree(schema, data) -> None:
+    from marshmallow import ValidationError
+
+    from inventory_core.domain.events import _FAST
+    fast = _FAST[schema](data)
+    try:
+        loaded = schema.load(data, unknown="exclude")
+    except ValidationError:
+        assert fast is None, data
+    else:
+        assert fast == loaded, data
+        assert list(fast) == list(loaded)  # the same order too: the payload is sent on as it is
+
+
+@pytest.mark.parametrize("event_type", sorted(SAMPLES))
+def test_the_field_by_field_load_agrees_with_marshmallow(event_type):
+    from inventory_core.domain.events import _ENVELOPE, _PAYLOADS
+    for data in _mutations(SAMPLES[event_type]):
+        _agree(_PAYLOADS[event_type], data)
+    envelope = json.loads(new_event(event_type, SAMPLES[event_type]).to_json())
+    for data in [*_mutations(envelope), {**envelope, "event_id": "not-a-uuid"},
+                 {**envelope, "type": "nope"}, {**envelope, "version": 2}, [envelope]]:
+        _agree(_ENVELOPE, data)
