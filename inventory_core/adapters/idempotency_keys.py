@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,14 +39,13 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def claim_key(session: Session, key: str, request_hash: str) -> ClaimedKey | None:
+def claim_key(connection: Connection, key: str, request_hash: str) -> ClaimedKey | None:
     """Claim `key` in the caller's transaction, before it changes anything. None: claimed, go on
     and `record_answer`. Otherwise the row of whoever claimed it first, as committed: a
     concurrent first claimer makes this wait on the primary key until it commits (MySQL) or
     holds the database (SQLite), so its answer is there. Most keys are new: the claim is tried
     first, and read only when it clashes (one round trip for a new key, not two)."""
     hashed = key_hash(key)
-    connection = session.connection()
     for _ in range(3):  # a clash with a row the sweep then deleted: claim it again
         try:
             driver.run(connection, _CLAIM, {"key_hash": hashed, "request_hash": request_hash,
@@ -62,10 +61,11 @@ def claim_key(session: Session, key: str, request_hash: str) -> ClaimedKey | Non
     raise RuntimeError(f"idempotency key {hashed[:12]}... could be neither claimed nor read")
 
 
-def record_answer(session: Session, key: str, status_code: int, response_body: str) -> None:
+def record_answer(connection: Connection, key: str, status_code: int,
+                  response_body: str) -> None:
     """The answer to a key claimed in this transaction."""
-    driver.run(session.connection(), _ANSWER, {"hash": key_hash(key), "status": status_code,
-                                               "body": response_body})
+    driver.run(connection, _ANSWER, {"hash": key_hash(key), "status": status_code,
+                                     "body": response_body})
 
 
 def forget_keys_before(session: Session, cutoff: datetime) -> int:

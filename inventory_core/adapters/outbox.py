@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Insert, Update, bindparam, func, insert, null, or_, select, update
+from sqlalchemy import Connection, Insert, Update, bindparam, func, insert, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory_core.adapters import driver
@@ -104,7 +104,7 @@ class Claimed:
     attempts: int = 1  # the claim counts as an attempt, as a relay's claim does
 
 
-def write(session: Session, outbox_model: type[OutboxMixin],
+def write(connection: Connection, outbox_model: type[OutboxMixin],
           events: list[tuple[Event, str, int]], claim: bool) -> list[Claimed]:
     """Write (event, destination, delay_seconds) rows in the caller's transaction, in one
     statement, just before it commits. `claim`: the caller publishes them after commit (their
@@ -117,9 +117,9 @@ def write(session: Session, outbox_model: type[OutboxMixin],
                "claimed_until": now + timedelta(seconds=CLAIM_SECONDS) if claim else None,
                "attempts": r.attempts if claim else 0} for r in rows]
     if len(values) == 1:  # the usual: on the DBAPI cursor (adapters.driver), as a sale's rows
-        driver.run(session.connection(), _insert(outbox_model), values[0])
+        driver.run(connection, _insert(outbox_model), values[0])
     elif values:
-        session.connection().execute(_insert(outbox_model), values)
+        connection.execute(_insert(outbox_model), values)
     return rows
 
 

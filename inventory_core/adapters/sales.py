@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 
 from inventory_core.adapters import driver
 from inventory_core.adapters.models.common import utcnow
@@ -22,7 +23,7 @@ from inventory_core.adapters.models.shop import (
     ReorderRule,
     StockLedgerEntry,
 )
-from inventory_core.domain.stock import DEFAULT_RULE, Rule
+from inventory_core.domain.stock import DEFAULT_RULE, Rule, below_reorder_point
 
 _items, _rules = cast(Table, Item.__table__), cast(Table, ReorderRule.__table__)
 _factories = cast(Table, Factory.__table__)
@@ -30,11 +31,20 @@ _factories = cast(Table, Factory.__table__)
 
 @dataclass(frozen=True)
 class SaleItem:
-    """What every sale needs to know of its item besides the stock: its id, its name and when to
-    reorder it (DEFAULT_RULE's point when it has no rule of its own)."""
+    """Who an item is: its id and name (never changed once made: items are neither renamed nor
+    deleted, so a process may keep them; see sale_item)."""
     item_id: int
     name: str
-    reorder_point: int
+
+
+@dataclass(frozen=True)
+class Decremented:
+    """The stock after a sale's decrement: on hand, owed to waiting backorders, and whether what
+    is left to sell (on hand less owed) is below the item's reorder point (its rule's, or
+    DEFAULT_RULE's: domain.stock.below_reorder_point, decided in the same statement)."""
+    remaining: int
+    owed: int
+    reorder: bool
 
 
 @dataclass(frozen=True)
@@ -53,30 +63,40 @@ _FACTS = (select(_items.c.item_id, _items.c.name, _items.c.factory_id, _factorie
           .join(_factories, _factories.c.factory_id == _items.c.factory_id)
           .outerjoin(_rules, _rules.c.item_id == _items.c.item_id))
 _FACTS_BY_ID = _FACTS.where(_items.c.item_id == bindparam("key"))
-# The sale's own read: three columns (every column costs the driver a descriptor to parse).
-_SALE_ITEM = (select(_items.c.item_id, _items.c.name, _rules.c.reorder_point)
-              .outerjoin(_rules, _rules.c.item_id == _items.c.item_id))
+# The sale's own read: two columns (every column costs the driver a descriptor to parse).
+_SALE_ITEM = select(_items.c.item_id, _items.c.name)
 _SALE_ITEM_BY_ID = _SALE_ITEM.where(_items.c.item_id == bindparam("key"))
 _SALE_ITEM_BY_NAME = _SALE_ITEM.where(_items.c.name == bindparam("key"))
+_THE_ITEM = (_items.c.item_id == bindparam("id")) & (_items.c.name == bindparam("item_name"))
 
 # Only from stock no waiting backorder is owed (items.backordered): of many concurrent buyers,
-# only those the stock covers match.
-_DECREMENT = (update(_items)
-              .where(_items.c.item_id == bindparam("id"),
-                     _items.c.quantity - _items.c.backordered >= bindparam("n")))
-# The sale needs the stock after it (on hand and owed) while it holds the row. SQLite answers
-# with UPDATE ... RETURNING. MySQL and MariaDB have no RETURNING on UPDATE, but an UPDATE that
-# sets LAST_INSERT_ID(expr) gets expr back in its own OK packet (the DBAPI's `lastrowid`; the
-# documented "sequence" idiom): a second statement, and a round trip while every other buyer of
-# the item waits, saved. Both numbers fit one BIGINT: each is an INT column that is never
-# negative here (the WHERE leaves quantity - n >= backordered >= 0).
-_PACK = 2 ** 32
+# only those the stock covers match. The name too: a kept SaleItem that names another row (a
+# database recreated under a running process) matches nothing rather than sell the wrong item.
+_DECREMENT = update(_items).where(_THE_ITEM,
+                                  _items.c.quantity - _items.c.backordered >= bindparam("n"))
+# domain.stock.below_reorder_point (left to sell < point), with the item's point read in the
+# statement: the sale needs no read of the rule unless it orders.
+_POINT = func.coalesce(select(_rules.c.reorder_point).where(_rules.c.item_id == _items.c.item_id)
+                       .scalar_subquery(), DEFAULT_RULE.reorder_point)
+# The sale needs the stock after it (on hand and owed) and the reorder decision while it holds
+# the row. SQLite answers with UPDATE ... RETURNING. MySQL and MariaDB have no RETURNING on
+# UPDATE, but an UPDATE that sets LAST_INSERT_ID(expr) gets expr back in its own OK packet (the
+# DBAPI's `lastrowid`; the documented "sequence" idiom): a second statement, and a round trip
+# while every other buyer of the item waits, saved. All three fit one BIGINT UNSIGNED: on hand
+# in the high 32 bits, owed in the next 31, the decision in the lowest; both numbers are INT
+# columns that are never negative here (the WHERE leaves quantity - n >= backordered >= 0).
+_PACK, _OWED_BITS = 2 ** 32, 2 ** 31 - 1
 _DECREMENT_RETURNING = (_DECREMENT.values(quantity=_items.c.quantity - bindparam("n"))
                         .returning(_items.c.quantity, _items.c.backordered))
+# SQLite's RETURNING names columns unqualified, which would turn the subquery's correlation into
+# reorder_rules.item_id = itself: there, the point is read apart.
+_POINT_OF_ITEM = select(_POINT).where(_items.c.item_id == bindparam("id"))
+_LEFT = _items.c.quantity - bindparam("n")  # in MySQL's SET, columns are read before it
 _DECREMENT_MYSQL = _DECREMENT.values(quantity=func.last_insert_id(
-    (_items.c.quantity - bindparam("n")) * _PACK + _items.c.backordered).op("DIV")(_PACK))
-_LOCKED_STOCK = (select(_items.c.quantity, _items.c.backordered)
-                 .where(_items.c.item_id == bindparam("id")).with_for_update())
+    _LEFT * _PACK + _items.c.backordered * 2 + (_LEFT - _items.c.backordered < _POINT))
+    .op("DIV")(_PACK))
+_LOCKED_STOCK = (select(_items.c.quantity, _items.c.backordered).where(_THE_ITEM)
+                 .with_for_update())
 _PURCHASE_COLUMNS = ("item_id", "quantity", "requester", "status", "remaining",
                      "replenishment_order_id", "created_at")
 _PURCHASE = insert(cast(Table, Purchase.__table__)).values(
@@ -86,16 +106,29 @@ _LEDGER = insert(cast(Table, StockLedgerEntry.__table__)).values(
     {name: bindparam(name) for name in _LEDGER_COLUMNS})
 
 
-def sale_item(connection: Connection, key: str | int) -> SaleItem | None:
-    """The item a name (the seed's way) or an id names, unlocked (nothing in it changes with the
-    stock); None when there is no such item."""
+# {engine: {id or name: SaleItem}}: a purchase need not read who its item is once this process
+# has sold it (a round trip, and the database's time, on the path of every sale).
+_known: WeakKeyDictionary[Engine, dict[str | int, SaleItem]] = WeakKeyDictionary()
+_KNOWN_MAX = 10_000  # items per database; past it the map starts again
+
+
+def sale_item(connection: Connection, key: str | int, *, kept: bool = True) -> SaleItem | None:
+    """The item a name (the seed's way) or an id names; None when there is no such item. `kept`:
+    as this process last read it, if it has (the statements below check the name, so a kept
+    item that is no longer so matches nothing: ask again with kept=False)."""
     by_id = isinstance(key, int) and not isinstance(key, bool)
+    known = _known.setdefault(connection.engine, {})
+    if kept and (found := known.get(key)) is not None:
+        return found
     row = driver.run(connection, _SALE_ITEM_BY_ID if by_id else _SALE_ITEM_BY_NAME,
                      {"key": key}).row
     if row is None:
+        known.pop(key, None)
         return None
-    item_id, name, point = row
-    return SaleItem(item_id, name, DEFAULT_RULE.reorder_point if point is None else point)
+    if len(known) >= _KNOWN_MAX:
+        known.clear()
+    item = known[key] = SaleItem(*row)
+    return item
 
 
 def item_facts(connection: Connection, item_id: int) -> ItemFacts:
@@ -106,25 +139,30 @@ def item_facts(connection: Connection, item_id: int) -> ItemFacts:
     return ItemFacts(item_id, name, factory_id, factory_name, rule)
 
 
-def decrement(connection: Connection, item_id: int, quantity: int) -> tuple[int, int] | None:
-    """The conditional decrement: (on hand, owed to backorders) after it, or None when the stock
-    did not cover it. When it matches, InnoDB holds the row's exclusive lock until the
+def decrement(connection: Connection, item: SaleItem, quantity: int) -> Decremented | None:
+    """The conditional decrement, or None when the stock did not cover it (or `item` is not
+    there as named). When it matches, InnoDB holds the row's exclusive lock until the
     transaction ends; when it does not, it holds none (READ COMMITTED)."""
-    params = {"id": item_id, "n": quantity}
+    params = {"id": item.item_id, "item_name": item.name, "n": quantity}
     if connection.dialect.name != "mysql":
         row = driver.run(connection, _DECREMENT_RETURNING, params).row
-        return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        point = connection.execute(_POINT_OF_ITEM, {"id": item.item_id}).scalar_one()
+        return Decremented(row[0], row[1], below_reorder_point(point, row[0] - row[1]))
     outcome = driver.run(connection, _DECREMENT_MYSQL, params)
     if outcome.rowcount != 1 or outcome.lastrowid is None:
         return None
-    return outcome.lastrowid // _PACK, outcome.lastrowid % _PACK
+    packed = outcome.lastrowid
+    return Decremented(packed // _PACK, (packed >> 1) & _OWED_BITS, bool(packed & 1))
 
 
-def locked_stock(connection: Connection, item_id: int) -> tuple[int, int]:
+def locked_stock(connection: Connection, item: SaleItem) -> tuple[int, int] | None:
     """(on hand, owed to backorders), the row locked until the transaction ends (SELECT ... FOR
-    UPDATE; SQLite's BEGIN IMMEDIATE holds the whole database already)."""
-    quantity, owed = connection.execute(_LOCKED_STOCK, {"id": item_id}).one()
-    return quantity, owed
+    UPDATE; SQLite's BEGIN IMMEDIATE holds the whole database already); None when `item` is not
+    there as named."""
+    row = connection.execute(_LOCKED_STOCK, {"id": item.item_id, "item_name": item.name}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def record_purchase(connection: Connection, item_id: int, quantity: int, requester: str,

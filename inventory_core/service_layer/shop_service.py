@@ -32,7 +32,6 @@ from inventory_core.domain.stock import (
     DEFAULT_RULE,
     InvalidQuantity,
     Rule,
-    below_reorder_point,
     check_quantity,
     needs_reorder,
     reorder_quantity,
@@ -147,7 +146,7 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
     KeyReused. A purchase that sold nothing for want of the item stores nothing (ItemNotFound)."""
     check_quantity(quantity)
     with uow:
-        first = idempotency_keys.claim_key(uow.session, request.key, request.fingerprint)
+        first = idempotency_keys.claim_key(uow.connection, request.key, request.fingerprint)
         if first is not None:
             if first.request_hash != request.fingerprint:
                 raise KeyReused("This Idempotency-Key was used for a different request; use a new "
@@ -155,7 +154,7 @@ def purchase_once(uow: UnitOfWork, request: KeyedRequest,
             return Answer(first.status_code, json.loads(first.response_body), replayed=True)
         result = _sell(uow, item_key, quantity, requester, backorder)
         status, body = answer(result)
-        idempotency_keys.record_answer(uow.session, request.key, status,
+        idempotency_keys.record_answer(uow.connection, request.key, status,
                                        json.dumps(body, ensure_ascii=False))
         uow.commit()
     _report_sale(result)
@@ -190,30 +189,39 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     (adapters.sales), not the ORM: the item row's lock is held from the decrement to the
     commit, and every statement and every line of Python in between is time other buyers of the
     item wait."""
-    session = uow.session
-    connection = session.connection()  # the transaction's, once: the statements below use it
+    connection = uow.connection  # no Session unless a rarer path below needs the ORM
     item = sales.sale_item(connection, item_key)
     if item is None:
         raise ItemNotFound(item_key)
     # Locks the row until the commit when it matches (see the docstring).
-    after = sales.decrement(connection, item.item_id, quantity)
-    sold = after is not None
-    if after is None:
+    decremented = sales.decrement(connection, item, quantity)
+    after: tuple[int, int] | None = None
+    if decremented is None:
         # A decrement that matched nothing locked nothing: lock the row and read the stock the
         # shortage found.
-        after = sales.locked_stock(connection, item.item_id)
+        after = sales.locked_stock(connection, item)
+        if after is None:  # not there as this process knew it: ask the database
+            item = sales.sale_item(connection, item_key, kept=False)
+            if item is None:
+                raise ItemNotFound(item_key)
+            after = sales.locked_stock(connection, item)
+            assert after is not None  # just read, and items are never deleted
         if sellable(*after) >= quantity:
             # A restock committed between the decrement and the lock: sell from it (we hold the
             # lock now, so this one matches) rather than answer short or backorder what is there.
-            resold = sales.decrement(connection, item.item_id, quantity)
-            assert resold is not None  # the row is ours and holds enough
-            after, sold = resold, True
-    remaining, owed = after
+            decremented = sales.decrement(connection, item, quantity)
+            assert decremented is not None  # the row is ours and holds enough
+    sold = decremented is not None
+    if decremented is not None:
+        remaining, owed = decremented.remaining, decremented.owed
+    else:
+        assert after is not None  # read above when the decrement matched nothing
+        remaining, owed = after
     order, placed = None, None
-    if sold:
+    if decremented is not None:
         if remaining == 0:
             _emit_stock_event(uow, "stock.depleted", item, remaining)
-        if below_reorder_point(item.reorder_point, remaining - owed):
+        if decremented.reorder:
             order = _ensure_replenishment(uow, sales.item_facts(connection, item.item_id),
                                           remaining - owed, 0, requester, "reorder_point")
     elif backorder:
@@ -222,6 +230,7 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
             raise BackorderTooLarge(
                 f"A backorder of {quantity} is more than {item.name}'s maximum order quantity "
                 f"({facts.rule.max_order}); buy what is in stock or order less.")
+        session = uow.session  # joins the connection's transaction
         locked = _lock_item(session, item.item_id)  # place() takes the model; the row is ours
         assert locked is not None  # locked above (locked_stock), so it is still there
         waiting = backorders.place(session, locked, quantity, requester, backorder.email)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +31,12 @@ ATTEMPTS = 5  # of a transaction that keeps being chosen as the victim
 
 
 class UnitOfWork:
-    session: Session  # the transaction's session, from __enter__ on
+    """One transaction. Its `session` (the ORM) and its `connection` (Core statements) are made
+    on first use: a purchase runs Core statements only (adapters.sales), and a Session's own
+    bookkeeping (begin, flush, commit, close) costs about as much Python as two of its
+    statements, on the path where the item's other buyers wait (docs/benchmarks.md). Asked
+    after the connection, the session joins the connection's transaction; asked first, the
+    connection is the session's."""
 
     def __init__(self, sessions: sessionmaker, outbox_model: type[OutboxMixin],
                  publisher: outbox.Publisher | None = None,
@@ -48,13 +54,41 @@ class UnitOfWork:
         self.held: list[outbox.Claimed] | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self.sessions()
+        self._session: Session | None = None
+        self._connection: Connection | None = None
+        self._owns_connection = False  # checked out by this unit of work, not by its session
         self._events: list[tuple[Event, str, int]] = []
         return self
 
     def __exit__(self, *exc_info) -> None:
         # Closing rolls back whatever was not committed and returns the connection to the pool.
-        self.session.close()
+        if self._session is not None:
+            self._session.close()
+        if self._owns_connection and self._connection is not None:
+            self._connection.close()
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            # Bound to a connection in a transaction, the session joins that transaction: its
+            # commit flushes, and the connection's commit (in `commit`) ends it.
+            self._session = (self.sessions() if self._connection is None
+                             else self.sessions(bind=self._connection))
+        return self._session
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            if self._session is not None:
+                self._connection = self._session.connection()
+            else:
+                self._connection = self.sessions.kw["bind"].connect()
+                self._owns_connection = True
+                # Begun now, as a session would: adapters.driver runs statements on the DBAPI
+                # cursor, which would not autobegin this Connection's transaction (its commit
+                # would then end nothing).
+                self._connection.begin()
+        return self._connection
 
     def emit(self, event: Event, delay_seconds: int = 0) -> None:
         """Write `event` to the outbox (at commit, in the same transaction), bound where the
@@ -67,10 +101,13 @@ class UnitOfWork:
     def commit(self) -> None:
         # The rows are written claimed when this process publishes them after commit: no claim
         # transaction then, and the sweep leaves them alone while the claim holds.
-        rows = outbox.write(self.session, self.outbox_model, self._events,
-                            claim=self.publisher is not None)
+        rows = (outbox.write(self.connection, self.outbox_model, self._events,
+                             claim=self.publisher is not None) if self._events else [])
         self._events = []
-        self.session.commit()
+        if self._session is not None:
+            self._session.commit()
+        if self._owns_connection and self._connection is not None:
+            self._connection.commit()
         if self.publisher is None or not rows:
             return
         if self.held is not None:

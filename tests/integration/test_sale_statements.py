@@ -11,6 +11,7 @@ from inventory_core.adapters import sales
 from inventory_core.adapters.db import session_factory
 from inventory_core.adapters.models.shop import Item, ReorderRule, StockLedgerEntry
 from inventory_core.domain.events import MAX_QUANTITY
+from inventory_core.domain.stock import DEFAULT_RULE, below_reorder_point
 from inventory_core.service_layer import shop_service
 from inventory_core.service_layer.unit_of_work import is_transient
 from tests.helpers import shop_uow
@@ -68,7 +69,47 @@ def test_a_lock_wait_timeout_is_transient_as_from_sqlalchemy(shop_url):
             connection = session.connection()
             connection.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
             with pytest.raises(OperationalError) as timed_out:
-                sales.decrement(connection, 3, 1)
+                sales.decrement(connection, sales.SaleItem(3, "Item3"), 1)
             assert is_transient(timed_out.value)
     finally:
         holder.close()
+
+
+@pytest.mark.parametrize(("on_hand", "owed", "point", "n"), [
+    (12, 0, None, 2), (11, 0, None, 1), (10, 0, None, 1),  # DEFAULT_RULE's point: 10
+    (12, 6, 5, 2), (12, 6, 5, 1), (12, 7, 5, 2), (12, 0, 0, 12), (MAX_QUANTITY, 123_456, 7, 1)])
+def test_the_decrement_decides_the_reorder_as_the_domain_rule_does(shop_url, on_hand, owed,
+                                                                    point, n):
+    """The reorder decision is made in the decrement's own statement (MySQL: packed beside the
+    stock in LAST_INSERT_ID): it must be domain.stock.below_reorder_point, at its boundary too."""
+    with session_factory(shop_url).begin() as session:
+        if point is not None:
+            session.merge(ReorderRule(item_id=3, reorder_point=point, target_level=point + 10,
+                                      multiple=1))
+    owe(shop_url, 3, on_hand, owed)
+    with session_factory(shop_url)() as session:
+        connection = session.connection()
+        item = sales.sale_item(connection, 3)
+        assert item is not None
+        after = sales.decrement(connection, item, n)
+    assert after is not None
+    expected_point = DEFAULT_RULE.reorder_point if point is None else point
+    assert (after.remaining, after.owed) == (on_hand - n, owed)
+    assert after.reorder == below_reorder_point(expected_point, on_hand - n - owed)
+
+
+@pytest.mark.parametrize("key", [3, "Item3"])
+def test_a_kept_item_that_no_longer_names_its_row_is_read_again(shop_url, key):
+    """Items are kept per process once sold (sales.sale_item). If the database under it was
+    recreated, a kept id or name can point at another row: the sale must notice (the decrement
+    checks id and name together) and sell the item the request names, not the kept one."""
+    with session_factory(shop_url)() as session:
+        engine = session.connection().engine
+    stock = {i: shop_service.get_item(shop_uow(shop_url), i)["quantity"] for i in (2, 3)}
+    sales._known.setdefault(engine, {})[key] = sales.SaleItem(2, "Item3") if key == "Item3" \
+        else sales.SaleItem(3, "Item2")
+    result = shop_service.purchase(shop_uow(shop_url), key, 1, "alice")
+    assert result.completed and (result.item_id, result.item_name) == (3, "Item3")
+    assert shop_service.get_item(shop_uow(shop_url), 3)["quantity"] == stock[3] - 1
+    assert shop_service.get_item(shop_uow(shop_url), 2)["quantity"] == stock[2]
+    assert sales._known[engine][key] == sales.SaleItem(3, "Item3")  # corrected

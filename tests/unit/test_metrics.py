@@ -33,3 +33,17 @@ def test_emit_writes_one_json_line(capsys):
 def test_a_unit_cloudwatch_does_not_know_is_refused():
     with pytest.raises(ValueError, match="not a CloudWatch unit"):
         metrics.record("Purchases", unit="Apples")
+
+
+@pytest.mark.parametrize("namespace", ["Replenishment", "Odd %s/100% \"quoted\""])
+def test_a_line_is_the_record_as_json(monkeypatch, namespace):
+    """The line is built from a cached template: it must hold what the record holds, for every
+    shape, with values (and names) that look like format directives or need escaping."""
+    monkeypatch.setenv("METRICS_NAMESPACE", namespace)
+    for args, dims in [(("Purchases",), {"item": "Item1"}),
+                       (("Lead%sTime", 12.5, "Seconds"), {"factory": 1, "item": 'a "%d" \u00e9'}),
+                       (("NoDimensions", 3), {}),
+                       (("Purchases",), {"item": "Item2"})]:  # the cached template, new value
+        parsed, expected = json.loads(metrics.line(*args, **dims)), metrics.record(*args, **dims)
+        assert abs(parsed["_aws"].pop("Timestamp") - expected["_aws"].pop("Timestamp")) < 1000
+        assert parsed == expected
