@@ -154,6 +154,12 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
             f"HTTP) | {ours['per_second']:.0f} sales/s, p50 {ours['p50_ms']:.1f} ms | bare "
             f"conditional UPDATE + ledger INSERT + COMMIT, {hot['threads']} threads: "
             f"{bare['per_second']:.0f}/s, p50 {bare['p50_ms']:.1f} ms | {hot['ratio']:.2f} |")
+        hand = hot["figures"]["by_hand"]
+        lines.append(
+            f"| hot item, against our sale's own statements by hand | the same | pymysql, "
+            f"{hot['threads']} threads: packed UPDATE + purchase INSERT + ledger INSERT + COMMIT: "
+            f"{hand['per_second']:.0f}/s, p50 {hand['p50_ms']:.1f} ms | "
+            f"{hot['ratio_by_hand']:.2f} |")
     c = results.get("consumer")
     if c:
         lines.append(

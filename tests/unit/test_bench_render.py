@@ -21,3 +21,12 @@ def test_lambda_cold_start_renders_with_and_without_bytecode_side_by_side():
     assert "(0 modules compiled from source), 8 rounds | 500 ms |" in text
     assert "(385 compiled): 1250 ms | 0.40 |" in text
     assert "20.0 MiB | 300 ms | without .pyc, 12.3 MiB: 200 ms | 1.50 |" in text
+
+
+def test_the_hot_item_renders_against_bare_and_by_hand():
+    figure = {"per_second": 100.0, "p50_ms": 1.0}
+    text = render({"hot": {"threads": 64, "ratio": 0.5, "ratio_by_hand": 0.9,
+                           "check": {"oversold": 0, "ledger_balanced": True},
+                           "figures": {"inventory_core": figure, "bare": figure,
+                                       "by_hand": figure}}}, ["--only", "hot"], 1.0)
+    assert "| 0.50 |" in text and "| 0.90 |" in text
