@@ -1,11 +1,12 @@
-"""The sale's SQL: a handful of Core statements on the session's connection, no ORM unit of work.
+"""The sale's SQL: a handful of Core statements on the transaction's connection, no ORM.
 
 A purchase is the shop's hottest path and its item row the most contended lock: the ORM's joined
 load, identity map and flushes cost more than the statements themselves (docs/benchmarks.md), so
 the sale (shop_service._sell) runs these instead, on the DBAPI cursor (adapters.driver). The
 rarer paths around it (a shortage's replenishment order, a backorder) still use the models.
-Each takes the connection of the caller's transaction (its session's, `session.connection()`,
-asked for once: the caller commits)."""
+Each takes the connection of the caller's transaction (its unit of work's `connection`: the
+caller commits). A warm sale is three statements: the decrement (which also decides the
+reorder), the purchase INSERT and the ledger INSERT."""
 from __future__ import annotations
 
 from dataclasses import dataclass
