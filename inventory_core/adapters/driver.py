@@ -42,7 +42,9 @@ def _compile(statement: ClauseElement, connection: Connection) -> _Compiled:
     found = _compiled.get(key)
     if found is None:
         compiled = cast("SQLCompiler", statement.compile(dialect=connection.dialect))
-        processors = tuple((name, processor) for name, bind in compiled.binds.items()
+        # By the name each parameter has in the SQL (bind_names): compiled.binds also holds
+        # anonymous keys, e.g. for a literal in .values(column=None), that name no parameter.
+        processors = tuple((name, processor) for bind, name in compiled.bind_names.items()
                            if (processor := bind.type.bind_processor(connection.dialect)))
         found = _Compiled(compiled.string, dict(compiled.params), processors)
         with _lock:

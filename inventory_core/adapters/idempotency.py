@@ -2,15 +2,14 @@
 applies in the same transaction as the effect, and a redelivered duplicate finds it there."""
 from __future__ import annotations
 
-from sqlalchemy import Insert, bindparam, insert
+from sqlalchemy import Connection, Insert, bindparam, insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from inventory_core.adapters import driver
 from inventory_core.adapters.models.common import ProcessedEventMixin, utcnow
 
 
-def first_delivery(session: Session, model: type[ProcessedEventMixin], consumer: str,
+def first_delivery(connection: Connection, model: type[ProcessedEventMixin], consumer: str,
                    event_id: str) -> bool:
     """Record, in the caller's transaction, that `consumer` applies `event_id`. False when it was
     applied before, or a concurrent delivery of it just was: then the caller must change nothing
@@ -19,10 +18,10 @@ def first_delivery(session: Session, model: type[ProcessedEventMixin], consumer:
     One INSERT, no SELECT first: duplicates are rare, and the primary key refuses one whether it
     was committed long ago or is being applied right now (this INSERT then waits for the other
     transaction and fails once it commits; it succeeds if the other rolls back). Executed on the
-    session's connection's DBAPI cursor (adapters.driver), outside the ORM's unit of work:
+    connection's DBAPI cursor (adapters.driver), outside the ORM's unit of work:
     nothing else needs the row, and every message a consumer handles runs it."""
     try:
-        driver.run(session.connection(), _insert(model), {
+        driver.run(connection, _insert(model), {
             "consumer": consumer, "event_id": event_id, "processed_at": utcnow()})
     except IntegrityError:
         return False

@@ -95,7 +95,8 @@ def record_event(uow: UnitOfWork, event: Event,
         raise ValueError(f"notify does not handle {event.type!r}")
     with uow:
         session = uow.session
-        if not first_delivery(session, ShopProcessedEvent, CONSUMER, event.event_id):
+        if not first_delivery(session.connection(), ShopProcessedEvent, CONSUMER,
+                              event.event_id):
             return False, None
         ad_change, emails = PLANNERS[event.type](session, event, operator)
         for email in emails:

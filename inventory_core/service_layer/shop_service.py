@@ -323,10 +323,11 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
     step, as plain SQL would be: the delivery consumer runs it for every completion."""
     check_quantity(quantity)
     with uow:
-        session = uow.session
-        if not first_delivery(session, ShopProcessedEvent, consumer, event_id):
+        # Plain statements, no ORM objects (and so no Session) unless backorders or a reorder
+        # need the item's model below.
+        rows = uow.connection
+        if not first_delivery(rows, ShopProcessedEvent, consumer, event_id):
             return ReceiveResult(False, item_id)
-        rows = session.connection()  # the steps below are plain statements, no ORM objects
         item = restocks.lock_item_and_order(rows, item_id, replenishment_order_id)
         if item is None:
             # Not judged at all: retried, then dead-lettered, so an operator sees it, can fix the
@@ -336,8 +337,8 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         facts = None
         if order is not None:
             ordered_factory = (item.factory_id if item_id == order.item_id else
-                               session.scalar(select(Item.factory_id)
-                                              .where(Item.item_id == order.item_id)))
+                               rows.scalar(select(Item.factory_id)
+                                           .where(Item.item_id == order.item_id)))
             facts = replenishment.OrderFacts(order.status, order.item_id,
                                              ordered_factory if ordered_factory else -1,
                                              order.quantity, order.factory_reference)
@@ -365,6 +366,7 @@ def receive_stock(uow: UnitOfWork, event_id: str, item_id: int, quantity: int,
         if item.backordered > 0 or short:
             # Backorders to fill, or a reorder to weigh: the item as the use cases share it
             # (its row already locked and raised to `after` in this transaction).
+            session = uow.session  # joins the transaction of `rows`
             restocked = session.get_one(Item, item_id)
             _fill_backorders(uow, restocked, before)
             if short and needs_reorder(rule_of(restocked), restocked.quantity):

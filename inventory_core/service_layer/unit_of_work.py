@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,7 +56,8 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self._session: Session | None = None
         self._connection: Connection | None = None
-        self._owns_connection = False  # checked out by this unit of work, not by its session
+        self._transaction: RootTransaction | None = None  # begun here, not by the session
+        self._checked_out = False  # the connection is ours to give back to the pool
         self._events: list[tuple[Event, str, int]] = []
         return self
 
@@ -64,7 +65,9 @@ class UnitOfWork:
         # Closing rolls back whatever was not committed and returns the connection to the pool.
         if self._session is not None:
             self._session.close()
-        if self._owns_connection and self._connection is not None:
+        if self._transaction is not None and self._transaction.is_active:
+            self._transaction.rollback()
+        if self._checked_out and self._connection is not None:
             self._connection.close()
 
     @property
@@ -82,12 +85,15 @@ class UnitOfWork:
             if self._session is not None:
                 self._connection = self._session.connection()
             else:
-                self._connection = self.sessions.kw["bind"].connect()
-                self._owns_connection = True
+                # The sessions' bind: an engine (a connection from its pool, given back at the
+                # end), or a connection a consumer's batch shares (databases.one_connection).
+                bind = self.sessions.kw["bind"]
+                self._checked_out = isinstance(bind, Engine)
+                self._connection = bind.connect() if self._checked_out else bind
                 # Begun now, as a session would: adapters.driver runs statements on the DBAPI
                 # cursor, which would not autobegin this Connection's transaction (its commit
                 # would then end nothing).
-                self._connection.begin()
+                self._transaction = self._connection.begin()
         return self._connection
 
     def emit(self, event: Event, delay_seconds: int = 0) -> None:
@@ -106,8 +112,8 @@ class UnitOfWork:
         self._events = []
         if self._session is not None:
             self._session.commit()
-        if self._owns_connection and self._connection is not None:
-            self._connection.commit()
+        if self._transaction is not None:
+            self._transaction.commit()
         if self.publisher is None or not rows:
             return
         if self.held is not None:

@@ -4,7 +4,7 @@ and the sale decides from both. On SQLite and MySQL/MariaDB."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from inventory_core.adapters import sales
@@ -75,7 +75,7 @@ def test_a_lock_wait_timeout_is_transient_as_from_sqlalchemy(shop_url):
         holder.close()
 
 
-@pytest.mark.parametrize(("on_hand", "owed", "point", "n"), [
+@pytest.mark.parametrize("on_hand, owed, point, n", [
     (12, 0, None, 2), (11, 0, None, 1), (10, 0, None, 1),  # DEFAULT_RULE's point: 10
     (12, 6, 5, 2), (12, 6, 5, 1), (12, 7, 5, 2), (12, 0, 0, 12), (MAX_QUANTITY, 123_456, 7, 1)])
 def test_the_decrement_decides_the_reorder_as_the_domain_rule_does(shop_url, on_hand, owed,
@@ -113,3 +113,16 @@ def test_a_kept_item_that_no_longer_names_its_row_is_read_again(shop_url, key):
     assert shop_service.get_item(shop_uow(shop_url), 3)["quantity"] == stock[3] - 1
     assert shop_service.get_item(shop_uow(shop_url), 2)["quantity"] == stock[2]
     assert sales._known[engine][key] == sales.SaleItem(3, "Item3")  # corrected
+
+
+@MYSQL_ONLY
+def test_the_driver_runs_a_statement_holding_a_literal_of_a_converted_type(shop_url):
+    """`.values(column=None)` on a column whose type converts values (UTCDateTime) compiles to a
+    parameter SQLAlchemy files under an anonymous key too: the driver must convert by the names
+    the SQL uses, not fail (it once raised KeyError there)."""
+    from inventory_core.adapters import driver
+    from inventory_core.adapters.models.shop import ShopOutbox
+    statement = (update(ShopOutbox).where(ShopOutbox.event_id == bindparam("event"))
+                 .values(claimed_until=None))
+    with session_factory(shop_url)() as session:
+        assert driver.run(session.connection(), statement, {"event": "none"}).rowcount == 0
