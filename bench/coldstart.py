@@ -1,5 +1,10 @@
 """Cold start: a fresh interpreter importing a stage's Lambda entry point and building what it
-builds, against one importing flask + sqlalchemy + boto3 alone. Package sizes: bench/packages.py."""
+builds, against one importing flask + sqlalchemy + boto3 alone. Package sizes: bench/packages.py.
+
+The web stages register their routes on the first request (api_common.app.build_routes), and the
+consumers import their handler's path on the first message: on Lambda, Zappa imports the app in
+the first invocation too, so what a cold request waits for is the start *and* the first request.
+Those rows (GET /health through the app, which registers every route) say it."""
 from __future__ import annotations
 
 import os
@@ -10,10 +15,14 @@ import time
 from bench.common import ROOT, median, progress
 
 BASELINE = "import flask, sqlalchemy, boto3"
+FIRST_REQUEST = "assert w.app.test_client().get('/health').status_code == 200"
 CONSUMER_SETUP = "from consumers import runtime; runtime.settings()"
 ENTRY_POINTS = {
     "shop (shop_api.wsgi:app)": "import shop_api.wsgi",
     "factory (factory_api.wsgi:app)": "import factory_api.wsgi",
+    "shop: start + first request (GET /health)": f"import shop_api.wsgi as w; {FIRST_REQUEST}",
+    "factory: start + first request (GET /health)":
+        f"import factory_api.wsgi as w; {FIRST_REQUEST}",
     "consumers: order": f"import consumers.order; {CONSUMER_SETUP}; runtime.messaging()",
     "consumers: delivery": f"import consumers.delivery; {CONSUMER_SETUP}; runtime.messaging()",
     "consumers: dead_letter": f"import consumers.dead_letter; {CONSUMER_SETUP}",
