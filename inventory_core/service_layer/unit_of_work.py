@@ -63,12 +63,24 @@ class UnitOfWork:
 
     def __exit__(self, *exc_info) -> None:
         # Closing rolls back whatever was not committed and returns the connection to the pool.
+        self._end_transaction()
         if self._session is not None:
             self._session.close()
-        if self._transaction is not None and self._transaction.is_active:
-            self._transaction.rollback()
-        if self._checked_out and self._connection is not None:
-            self._connection.close()
+
+    def _end_transaction(self) -> None:
+        """Let go of the transaction's connection (rolled back unless committed): a checked-out
+        one goes back to the pool, so nothing done after a commit (its events' publish, which
+        marks them on a connection of its own) holds two. A next transaction in the same `with`
+        starts afresh. A session joined to it ends with it."""
+        if self._transaction is not None:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+            if self._transaction.is_active:
+                self._transaction.rollback()
+            if self._checked_out and self._connection is not None:
+                self._connection.close()
+        self._connection, self._transaction, self._checked_out = None, None, False
 
     @property
     def session(self) -> Session:
@@ -114,6 +126,7 @@ class UnitOfWork:
             self._session.commit()
         if self._transaction is not None:
             self._transaction.commit()
+        self._end_transaction()
         if self.publisher is None or not rows:
             return
         if self.held is not None:
