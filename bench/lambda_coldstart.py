@@ -9,12 +9,9 @@ figures). Lambda fetches and unpacks the code its own way before the interpreter
 its download nor its unpacking can be measured here, so this is only an order of magnitude."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import tempfile
-import textwrap
 import time
 import zipfile
 from pathlib import Path
@@ -22,30 +19,11 @@ from pathlib import Path
 from bench.common import median, progress
 from bench.packages import zappa_package
 from deploy import lambda_venv
+from tests.lambda_run import outcome, run_handler
 from tests.project_copy import packageable_copy
 
 STAGE = "shop_dev"
 LAMBDA_PROVIDED = ("boto3", "botocore", "s3transfer")  # in /var/runtime on Lambda; not packaged
-COLD_START = textwrap.dedent("""
-    import json, os, sys
-    import importlib._bootstrap_external as bootstrap
-    task_root, runtime_dir, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    from_source, to_code = [], bootstrap.SourceLoader.source_to_code
-    def counting_source_to_code(self, data, path, *args, **kwargs):
-        from_source.append(path)
-        return to_code(self, data, path, *args, **kwargs)
-    bootstrap.SourceLoader.source_to_code = counting_source_to_code
-    sys.path[:0] = [task_root, runtime_dir]
-    os.chdir(task_root)
-    import handler
-    class Context:
-        function_name = "bench"
-        def get_remaining_time_in_millis(self):
-            return 10000
-    answer = handler.lambda_handler(event, Context())
-    assert answer["statusCode"] == 200, answer
-    print(json.dumps({"from_source": sum(p.startswith(task_root) for p in from_source)}))
-""")
 
 
 def without_bytecode(source: Path, target: Path) -> Path:
@@ -71,17 +49,15 @@ def unpack(archive: Path, target: Path) -> float:
 def cold_start(python: Path, task_root: Path, runtime_dir: Path, event: dict) -> tuple[float, int]:
     """Wall seconds of one fresh interpreter's cold start, and how many modules of the package
     it compiled from source."""
-    environ = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "ap-northeast-2",
-               "LAMBDA_TASK_ROOT": str(task_root), "HOME": str(task_root)}
     started = time.perf_counter()
-    done = subprocess.run([str(python), "-I", "-S", "-B", "-c", COLD_START, str(task_root),
-                           str(runtime_dir), json.dumps(event)], env=environ,
-                          capture_output=True, text=True, timeout=120)
+    done = run_handler(python, task_root, runtime_dir, event)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"cold start failed: {done.stderr[-1000:]}")
-    return seconds, json.loads(done.stdout.strip().splitlines()[-1])["from_source"]
+    result = outcome(done)
+    if result["answer"].get("statusCode") != 200:
+        raise RuntimeError(f"cold start answered {result['answer']}")
+    return seconds, len(result["from_source"])
 
 
 def _writable(tree: Path) -> None:

@@ -12,13 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from deploy import callbacks, lambda_venv, rds_ca
+from tests.lambda_run import outcome, run_handler
 from tests.project_copy import packageable_copy
 
 from .conftest import REPO, api_gateway_event, load_settings
@@ -88,45 +88,15 @@ def package(stage: str, env_dir: Path, tmp_path: Path) -> Path:
     return output
 
 
-CLEAN_RUN = textwrap.dedent("""
-    import json, os, sys
-    import importlib._bootstrap_external as bootstrap
-    task_root, runtime_dir, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    # Every module imported without usable bytecode goes through SourceLoader.source_to_code.
-    from_source, to_code = [], bootstrap.SourceLoader.source_to_code
-    def counting_source_to_code(self, data, path, *args, **kwargs):
-        from_source.append(path)
-        return to_code(self, data, path, *args, **kwargs)
-    bootstrap.SourceLoader.source_to_code = counting_source_to_code
-    sys.path[:0] = [task_root, runtime_dir]
-    os.chdir(task_root)
-    import handler
-    class Context:
-        function_name = "clean-interpreter"
-        def get_remaining_time_in_millis(self):
-            return 10000
-    answer = handler.lambda_handler(event, Context())
-    outside = sorted({m.split(".")[0] for m, mod in sys.modules.items()
-                      if getattr(mod, "__file__", None)
-                      and not mod.__file__.startswith((task_root, runtime_dir, sys.base_prefix))})
-    print(json.dumps({"answer": answer, "outside": outside, "modules": len(sys.modules),
-                      "from_source": [p for p in from_source if p.startswith(task_root)]},
-                     default=str))
-""")
 
 
 def run_clean(task_root: Path, env_dir: Path, event: dict) -> dict:
     """Lambda's handler called as Lambda calls it, in a fresh interpreter that writes no bytecode
     (/var/task is read-only on Lambda; `task_root` is made read-only too, which root ignores):
     the package's modules must all load from its own `.pyc`."""
-    environ = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "ap-northeast-2",
-               "LAMBDA_TASK_ROOT": str(task_root), "HOME": str(task_root)}
-    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", CLEAN_RUN, str(task_root),
-                           str(env_dir / "lambda-runtime"), json.dumps(event)],
-                          env=environ, capture_output=True, text=True, timeout=120)
+    done = run_handler(sys.executable, task_root, env_dir / "lambda-runtime", event)
     assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = outcome(done)
     assert result["outside"] == [], f"imported from outside the package: {result['outside']}"
     assert result["modules"] > 100  # the app was imported, not just the handler
     assert result["from_source"] == [], (
