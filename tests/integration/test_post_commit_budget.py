@@ -120,5 +120,8 @@ def test_a_purchase_answers_within_its_budget_while_sns_hangs(settings, sns):
     assert all(r.published_at is not None for r in _outbox(settings.shop_database_url))
     broker = Messaging(settings)
     delivered = broker.receive(broker.queue_url_of("order"), wait_seconds=1)
-    assert sorted(json.loads(m["Body"])["payload"]["item_name"] for m in delivered) == [
-        "Item1", "Item3"]  # the first sale's request, and the one SNS hung on
+    names = [json.loads(m["Body"])["payload"]["item_name"] for m in delivered]
+    # The request SNS hung on, once, and the first sale's. That one at least once: on a loaded
+    # machine SNS (moto) can answer after the client's read timeout, and the sweep then sends it
+    # again (delivery is at least once; the order consumer is idempotent).
+    assert names.count("Item3") == 1 and set(names) == {"Item1", "Item3"}, names
