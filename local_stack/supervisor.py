@@ -142,7 +142,9 @@ def busy_ports_message(config: StackConfig) -> str | None:
     if not taken:
         return None
     listed = ", ".join(f"{port} ({name}) {why}" for name, (port, why) in taken.items())
-    if answers(f"{config.shop_url}/health") == 200:
+    # A worker's first request registers the app's routes (api_common.app.build_routes): up to
+    # seconds on a loaded machine, which must not read as "another program".
+    if answers(f"{config.shop_url}/health", timeout=5.0) == 200:
         guess = f"the local stack seems to be running already ({config.shop_url} answers)"
     else:
         guess = "another program listens there"
