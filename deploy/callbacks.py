@@ -190,22 +190,16 @@ def post_deploy(zappa_cli) -> None:
 
 # --- `callbacks.zip`: add bytecode, then refuse a package carrying test or dev tools to AWS -------
 
-# Ours is 20.0 MiB: 12.3 MiB of sources, data and shared objects, 7.6 MiB of bytecode (see
-# add_bytecode). Lambda's own limits: 50 MB zipped for a direct upload, 250 MB unzipped (ours ~65
-# MB). Over 30 MiB, something that is no runtime dependency got in: refused. The budget the tests
-# and the benchmark hold each stage to is 24 MiB (issue 13 set 15 MiB before the bytecode, whose
-# 7.6 MiB cut a cold start of the shop to 0.39x: docs/deploy.md).
+# Ours is about 20 MiB, bytecode included (deploy/bytecode.py says what it costs and buys); Lambda's
+# own limits are 50 MB zipped for a direct upload, 250 MB unzipped. Over 30 MiB, something that is
+# no runtime dependency got in: refused. The budget the tests and the benchmark hold each stage to
+# is 24 MiB (15 MiB before the bytecode).
 MAX_PACKAGE_BYTES = 30 * 1024 * 1024
 PACKAGE_BUDGET_BYTES = 24 * 1024 * 1024
 FORBIDDEN_IN_PACKAGE = {"pytest", "_pytest", "moto", "tests", "bench", "terraform", "docs",
                         "local_stack", "xdist", "pluggy", "gunicorn", "hcl2", "checkov", "cfnlint",
                         "docker", "sympy", "networkx", "pydantic", "jsonschema",
                         ".pre-commit-config.yaml", "pyproject.toml", ".git", ".venv"}
-
-
-def _elf_glibc():
-    """deploy/elf_glibc.py (no package import)."""
-    return _sibling("elf_glibc")
 
 
 def _sibling(stem: str):
@@ -234,7 +228,7 @@ def _is_shared_object(name: str) -> bool:
 def too_new_for_lambda(archive) -> dict[str, tuple[int, ...]]:
     """{member: glibc version} of every shared object in the zip that needs a glibc newer than
     Lambda's python3.11 runtime has (Amazon Linux 2: 2.26)."""
-    elf = _elf_glibc()
+    elf = _sibling("elf_glibc")
     found = {}
     for name in archive.namelist():
         if _is_shared_object(name):
@@ -258,9 +252,7 @@ def finish_package(zappa_cli) -> None:
 def add_bytecode(zappa_cli) -> None:
     """Put an unchecked-hash `.pyc` of the runtime's Python next to every `.py` of the zip, so a
     cold start on Lambda's read-only /var/task imports bytecode instead of compiling every module
-    (deploy/bytecode.py says why each choice). Every module, not only those imported at start:
-    7.6 MiB more zip (12.3 -> 20.0 MiB; the start-up modules alone would be 4-5 MiB) and no import
-    list to keep true, for a shop cold start in 0.39x the time (bench/lambda_coldstart.py).
+    (deploy/bytecode.py: why each choice, and the size it costs).
     Refuses when zappa runs on another Python than the stage's runtime."""
     import os
     import zipfile

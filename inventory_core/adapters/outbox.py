@@ -326,7 +326,7 @@ def _mark_statement(model) -> Update:
         found = _MARKS[model] = (
             update(model).where(model.event_id.in_(
                 [bindparam(f"event_id_{n}") for n in range(_MARK_BATCH)]))
-            # NULLs in the SQL itself: the driver binds only the statement's named parameters.
+            # NULL written in the SQL: nothing to bind for the columns a publish clears.
             .values(published_at=bindparam("at"), claimed_until=null(), last_error=null(),
                     next_attempt_at=null()))
     return found

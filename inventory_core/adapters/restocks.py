@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, null, select, update
+from sqlalchemy import Connection, Table, bindparam, null, select, update
 
-from inventory_core.adapters import driver
-from inventory_core.adapters.models.shop import Factory, Item, ReplenishmentOrder, StockLedgerEntry
+from inventory_core.adapters import driver, sales
+from inventory_core.adapters.models.shop import Factory, Item, ReplenishmentOrder
 
 _items, _orders = cast(Table, Item.__table__), cast(Table, ReplenishmentOrder.__table__)
 _factories = cast(Table, Factory.__table__)
@@ -59,9 +59,6 @@ LOCK_ITEM_AND_ORDER = (
     .where(_items.c.item_id == bindparam("key")).with_for_update())
 _SET_STOCK = update(_items).where(_items.c.item_id == bindparam("key")).values(
     quantity=bindparam("new_quantity"))
-_LEDGER_COLUMNS = ("item_id", "delta", "quantity_after", "reason", "reference", "created_at")
-_LEDGER = insert(cast(Table, StockLedgerEntry.__table__)).values(
-    {name: bindparam(name) for name in _LEDGER_COLUMNS})
 _FULFIL = (update(_orders).where(_orders.c.replenishment_order_id == bindparam("key"))
            .values(status=bindparam("new_status"), open_item_id=null(),
                    fulfilled_at=bindparam("at"), received_quantity=bindparam("received")))
@@ -92,8 +89,7 @@ def restock(connection: Connection, item_id: int, quantity: int, after: int, eve
     """Stock raised to `after` (the row locked by lock_item_and_order), its `restock` ledger
     row, and the order closed with what arrived."""
     driver.run(connection, _SET_STOCK, {"key": item_id, "new_quantity": after})
-    driver.run(connection, _LEDGER, {"item_id": item_id, "delta": quantity,
-                                     "quantity_after": after, "reason": "restock",
-                                     "reference": f"event:{event_id}", "created_at": now})
+    sales.record_in_ledger(connection, item_id, quantity, after, "restock", f"event:{event_id}",
+                           now)
     driver.run(connection, _FULFIL, {"key": replenishment_order_id, "received": quantity,
                                      "at": now, "new_status": new_status})

@@ -10,6 +10,7 @@ reorder), the purchase INSERT and the ledger INSERT."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 from weakref import WeakKeyDictionary
 
@@ -118,7 +119,9 @@ def sale_item(connection: Connection, key: str | int, *, kept: bool = True) -> S
     as this process last read it, if it has (the statements below check the name, so a kept
     item that is no longer so matches nothing: ask again with kept=False)."""
     by_id = isinstance(key, int) and not isinstance(key, bool)
-    known = _known.setdefault(connection.engine, {})
+    known = _known.get(connection.engine)  # get first: setdefault makes a weakref each call
+    if known is None:
+        known = _known.setdefault(connection.engine, {})
     if kept and (found := known.get(key)) is not None:
         return found
     row = driver.run(connection, _SALE_ITEM_BY_ID if by_id else _SALE_ITEM_BY_NAME,
@@ -179,6 +182,13 @@ def record_purchase(connection: Connection, item_id: int, quantity: int, request
 
 def record_sale_in_ledger(connection: Connection, item_id: int, quantity: int, remaining: int,
                           purchase_id: int) -> None:
+    record_in_ledger(connection, item_id, -quantity, remaining, "sale", f"purchase:{purchase_id}",
+                     utcnow())
+
+
+def record_in_ledger(connection: Connection, item_id: int, delta: int, quantity_after: int,
+                     reason: str, reference: str, at: datetime) -> None:
+    """One stock_ledger row, on the DBAPI cursor: a sale's, or a restock's (adapters.restocks)."""
     driver.run(connection, _LEDGER, {
-        "item_id": item_id, "delta": -quantity, "quantity_after": remaining, "reason": "sale",
-        "reference": f"purchase:{purchase_id}", "created_at": utcnow()})
+        "item_id": item_id, "delta": delta, "quantity_after": quantity_after, "reason": reason,
+        "reference": reference, "created_at": at})
