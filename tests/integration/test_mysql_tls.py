@@ -67,9 +67,13 @@ def tls_server(tmp_path_factory):
     ca_pem.write_bytes(authority.pem)
     cert, key = write_server_files(authority, ["localhost"], folder / "server")
     as_root = ["--user=root"] if os.geteuid() == 0 else []
+    # A temporary directory of its own: in the shared /tmp, the bootstrap's temporary tables
+    # were once deleted under it ("Error on delete of '/tmp/#sql-temptable-...'").
+    (folder / "tmp").mkdir()
     installed = subprocess.run(
         [install_db, "--no-defaults", f"--datadir={folder / 'data'}", *as_root,
-         "--auth-root-authentication-method=normal", "--skip-test-db"],
+         "--auth-root-authentication-method=normal", "--skip-test-db",
+         f"--tmpdir={folder / 'tmp'}"],
         capture_output=True, timeout=120, check=False)
     if installed.returncode != 0:  # say why: CalledProcessError alone shows only the command
         said = (installed.stdout + installed.stderr).decode(errors="replace")[-3000:]
@@ -79,7 +83,8 @@ def tls_server(tmp_path_factory):
         process = subprocess.Popen(
             [server_binary, "--no-defaults", f"--datadir={folder / 'data'}", *as_root,
              f"--port={server.port}", "--bind-address=127.0.0.1", f"--socket={server.socket}",
-             f"--pid-file={folder / 'mysqld.pid'}", "--skip-log-bin", "--skip-name-resolve",
+             f"--pid-file={folder / 'mysqld.pid'}", f"--tmpdir={folder / 'tmp'}",
+             "--skip-log-bin", "--skip-name-resolve",
              f"--ssl-ca={ca_pem}", f"--ssl-cert={cert}", f"--ssl-key={key}",
              "--require-secure-transport=ON"],
             stdout=log, stderr=subprocess.STDOUT)
