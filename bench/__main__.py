@@ -124,6 +124,36 @@ def lambda_rows(lam: dict | None) -> list[str]:
     ]
 
 
+def hot_rows(hot: dict) -> list[str]:
+    """Per regime: ours against bare and against its own statements by hand, and the purchase
+    INSERT inside the lock (the sale before it moved) against bare: the before and after."""
+    rows, n = [], hot["threads"]
+    where = {"loopback": "loopback",
+             "round_trip": f"+{hot['round_trip_ms']:g} ms round trip per statement"}
+    for regime, measured in hot["regimes"].items():
+        f = measured["figures"]
+        ours, bare, hand, in_lock = (f[k] for k in ("inventory_core", "bare", "by_hand",
+                                                     "in_lock"))
+        rows.append(
+            f"| hot item ({where[regime]}): {n} threads buy one item through `inventory_core` "
+            f"(no HTTP) | {ours['per_second']:.0f} sales/s, p50 {ours['p50_ms']:.1f} ms | bare "
+            f"conditional UPDATE + ledger INSERT + COMMIT, {n} threads: "
+            f"{bare['per_second']:.0f}/s, p50 {bare['p50_ms']:.1f} ms | {measured['ratio']:.2f} |")
+        rows.append(
+            f"| hot item ({where[regime]}), against our sale's own statements by hand | the same "
+            f"| pymysql, {n} threads: purchase INSERT + packed UPDATE + ledger INSERT + COMMIT: "
+            f"{hand['per_second']:.0f}/s, p50 {hand['p50_ms']:.1f} ms | "
+            f"{measured['ratio_by_hand']:.2f} |")
+        rows.append(
+            f"| hot item ({where[regime]}), by hand: before / after the purchase INSERT left the "
+            f"lock | packed UPDATE + purchase INSERT + ledger INSERT + COMMIT: "
+            f"{in_lock['per_second']:.0f}/s ({measured['in_lock_to_bare']:.2f} of bare) | "
+            f"purchase INSERT first: {hand['per_second']:.0f}/s "
+            f"({measured['by_hand_to_bare']:.2f} of bare) | "
+            f"{hand['per_second'] / in_lock['per_second']:.2f} |")
+    return rows
+
+
 def render(results: dict, argv: list[str], seconds: float) -> str:
     command = "make bench" if not argv else f".venv/bin/python -m bench {shlex.join(argv)}"
     lines = [
@@ -148,18 +178,7 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
         lines += purchase_rows(p)
     hot = results.get("hot")
     if hot:
-        ours, bare = hot["figures"]["inventory_core"], hot["figures"]["bare"]
-        lines.append(
-            f"| hot item: {hot['threads']} threads buy one item through `inventory_core` (no "
-            f"HTTP) | {ours['per_second']:.0f} sales/s, p50 {ours['p50_ms']:.1f} ms | bare "
-            f"conditional UPDATE + ledger INSERT + COMMIT, {hot['threads']} threads: "
-            f"{bare['per_second']:.0f}/s, p50 {bare['p50_ms']:.1f} ms | {hot['ratio']:.2f} |")
-        hand = hot["figures"]["by_hand"]
-        lines.append(
-            f"| hot item, against our sale's own statements by hand | the same | pymysql, "
-            f"{hot['threads']} threads: packed UPDATE + purchase INSERT + ledger INSERT + COMMIT: "
-            f"{hand['per_second']:.0f}/s, p50 {hand['p50_ms']:.1f} ms | "
-            f"{hot['ratio_by_hand']:.2f} |")
+        lines += hot_rows(hot)
     c = results.get("consumer")
     if c:
         lines.append(

@@ -1,12 +1,23 @@
 """A hot item: 64 threads buying one item through `inventory_core` (shop_service.purchase, no
-HTTP), against two programs from as many threads on the same row, in interleaved rounds (so
-machine load hits all alike):
+HTTP), against programs from as many threads on the same row, in interleaved rounds (so machine
+load hits all alike):
 - bare (the issue's baseline): the conditional UPDATE, a ledger INSERT, COMMIT;
-- by hand: the statements a sale of ours sends, written out for pymysql: the UPDATE that hands
-  back the stock and the reorder decision, the purchase INSERT, the ledger INSERT naming it,
-  COMMIT. What ours costs beyond it is our code; what it costs beyond bare is the sale's own
-  record (the purchase row, one more statement while the row is locked)."""
+- by hand: the statements a sale of ours sends, written out for pymysql: the purchase INSERT, the
+  UPDATE that hands back the stock and the reorder decision, the ledger INSERT naming the
+  purchase, COMMIT. What ours costs beyond it is our code; beyond bare, the purchase row;
+- in the lock (before): the same with the purchase INSERT after the UPDATE, as sales were written
+  until the purchase row went first: one more statement while every other buyer waits.
+
+Twice: on loopback, where client and server share this machine's cores and the contest is for
+CPU as much as for the lock; and with a network round trip added to every statement (a sleep
+before each command, as a client on another host waits for it: AWS's Lambda to RDS), where the
+lock is what limits one item, as it does deployed (docs/capacity.md)."""
 from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import pymysql
 
 from bench.common import mysql_database, progress, pymysql_connect
 from bench.purchases import (
@@ -20,6 +31,7 @@ from bench.purchases import (
 )
 
 THREADS = 64
+ROUND_TRIP_S = 0.0005  # Lambda to RDS in one Availability Zone: about 0.5 ms (docs/capacity.md)
 BARE_DECREMENT = ("UPDATE items SET quantity = quantity - 1 "
                   "WHERE item_id = %s AND quantity >= 1")
 BARE_LEDGER = ("INSERT INTO stock_ledger (item_id, delta, quantity_after, reason, reference, "
@@ -57,11 +69,41 @@ def _bare_sale(connection) -> None:
 
 def _hand_sale(connection) -> None:
     with connection.cursor() as cursor:
+        cursor.execute(HAND_PURCHASE, (ITEM_ID, None))
+        purchase_id = cursor.lastrowid
+        if cursor.execute(HAND_DECREMENT, {"n": 1, "id": ITEM_ID, "name": ITEM_NAME}) == 1:
+            left = cursor.lastrowid // 4294967296
+            cursor.execute(HAND_LEDGER, (ITEM_ID, left, f"purchase:{purchase_id}"))
+    connection.commit()
+
+
+def _in_lock_sale(connection) -> None:
+    with connection.cursor() as cursor:
         if cursor.execute(HAND_DECREMENT, {"n": 1, "id": ITEM_ID, "name": ITEM_NAME}) == 1:
             left = cursor.lastrowid // 4294967296
             cursor.execute(HAND_PURCHASE, (ITEM_ID, left))
             cursor.execute(HAND_LEDGER, (ITEM_ID, left, f"purchase:{cursor.lastrowid}"))
     connection.commit()
+
+
+@contextmanager
+def round_trip(seconds: float):
+    """Every command any pymysql connection of this process sends waits `seconds` first: ours
+    (through SQLAlchemy and adapters.driver) and the hand-written ones alike."""
+    if not seconds:
+        yield
+        return
+    send = pymysql.connections.Connection._execute_command
+
+    def delayed(connection, command, sql):
+        time.sleep(seconds)
+        return send(connection, command, sql)
+
+    pymysql.connections.Connection._execute_command = delayed
+    try:
+        yield
+    finally:
+        pymysql.connections.Connection._execute_command = send
 
 
 def run(seconds: float) -> dict:
@@ -79,20 +121,36 @@ def run(seconds: float) -> dict:
             if not shop_service.purchase(uow, ITEM_ID, 1, "bench").completed:
                 raise RuntimeError("the hot item ran out")
 
-        slices: dict[str, list[dict]] = {"inventory_core": [], "by_hand": [], "bare": []}
-        for round_ in range(ROUNDS):
-            progress(f"inventory_core, by hand, bare: round {round_ + 1}/{ROUNDS}")
-            slices["inventory_core"].append(measure(
-                seconds / ROUNDS, lambda: UnitOfWork(sessions, ShopOutbox), ours, THREADS))
-            for name, sale in (("by_hand", _hand_sale), ("bare", _bare_sale)):
-                slices[name].append(measure(seconds / ROUNDS, lambda: _bare_connection(url),
-                                            sale, THREADS))
+        regimes = {}
+        for regime, delay in (("loopback", 0.0), ("round_trip", ROUND_TRIP_S)):
+            slices: dict[str, list[dict]] = {name: [] for name in CONTENDERS}
+            for round_ in range(ROUNDS):
+                progress(f"{regime}: inventory_core, by hand, in the lock, bare: "
+                         f"round {round_ + 1}/{ROUNDS}")
+                with round_trip(delay):
+                    slices["inventory_core"].append(measure(
+                        seconds / ROUNDS / 2, lambda: UnitOfWork(sessions, ShopOutbox), ours,
+                        THREADS))
+                    for name, sale in (("by_hand", _hand_sale), ("in_lock", _in_lock_sale),
+                                       ("bare", _bare_sale)):
+                        slices[name].append(measure(seconds / ROUNDS / 2,
+                                                    lambda: _bare_connection(url), sale, THREADS))
+            regimes[regime] = _ratios({name: summary(s) for name, s in slices.items()})
         dispose_all()
         check = ledger_check(url)
-    figures = {name: summary(s) for name, s in slices.items()}
     # The bare sales write ledger rows too (so the balance covers all) but no purchases.
     check.pop("sold_matches")
+    return {"regimes": regimes, "threads": THREADS, "round_trip_ms": ROUND_TRIP_S * 1000,
+            "check": check}
+
+
+CONTENDERS = ("inventory_core", "by_hand", "in_lock", "bare")
+
+
+def _ratios(figures: dict) -> dict:
+    bare = figures["bare"]["per_second"]
     ours = figures["inventory_core"]["per_second"]
-    return {"figures": figures, "threads": THREADS, "check": check,
-            "ratio": ours / figures["bare"]["per_second"],
-            "ratio_by_hand": ours / figures["by_hand"]["per_second"]}
+    return {"figures": figures, "ratio": ours / bare,
+            "ratio_by_hand": ours / figures["by_hand"]["per_second"],
+            "by_hand_to_bare": figures["by_hand"]["per_second"] / bare,
+            "in_lock_to_bare": figures["in_lock"]["per_second"] / bare}

@@ -5,8 +5,11 @@ load, identity map and flushes cost more than the statements themselves (docs/be
 the sale (shop_service._sell) runs these instead, on the DBAPI cursor (adapters.driver). The
 rarer paths around it (a shortage's replenishment order, a backorder) still use the models.
 Each takes the connection of the caller's transaction (its unit of work's `connection`: the
-caller commits). A warm sale is three statements: the decrement (which also decides the
-reorder), the purchase INSERT and the ledger INSERT."""
+caller commits). A warm sale is three statements: the purchase INSERT, the decrement (which
+also decides the reorder) and the ledger INSERT. The purchase goes first, before the item's row is
+locked: every statement after the decrement is time every other buyer of the item waits, and the
+purchase row needs nothing the decrement learns (purchases.item_id has no foreign key, whose
+shared lock on the item would deadlock two buyers upgrading it; see open_purchase)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -99,10 +102,13 @@ _DECREMENT_MYSQL = _DECREMENT.values(quantity=func.last_insert_id(
     .op("DIV")(_PACK))
 _LOCKED_STOCK = (select(_items.c.quantity, _items.c.backordered).where(_THE_ITEM)
                  .with_for_update())
-_PURCHASE_COLUMNS = ("item_id", "quantity", "requester", "status", "remaining",
-                     "replenishment_order_id", "created_at")
-_PURCHASE = insert(cast(Table, Purchase.__table__)).values(
-    {name: bindparam(name) for name in _PURCHASE_COLUMNS})
+_purchases = cast(Table, Purchase.__table__)
+_PURCHASE = insert(_purchases).values(
+    {name: bindparam(name) for name in ("item_id", "quantity", "requester", "created_at")}
+    | {"status": "completed", "remaining": None, "replenishment_order_id": None})
+_SETTLE = update(_purchases).where(_purchases.c.purchase_id == bindparam("id")).values(
+    {name: bindparam(name) for name in ("item_id", "status", "remaining",
+                                        "replenishment_order_id")})
 _LEDGER_COLUMNS = ("item_id", "delta", "quantity_after", "reason", "reference", "created_at")
 _LEDGER = insert(cast(Table, StockLedgerEntry.__table__)).values(
     {name: bindparam(name) for name in _LEDGER_COLUMNS})
@@ -169,15 +175,27 @@ def locked_stock(connection: Connection, item: SaleItem) -> tuple[int, int] | No
     return None if row is None else (row[0], row[1])
 
 
-def record_purchase(connection: Connection, item_id: int, quantity: int, requester: str,
-                    status: str, remaining: int, replenishment_order_id: int | None) -> int:
-    """The purchase row; its id."""
+def open_purchase(connection: Connection, item: SaleItem, quantity: int, requester: str) -> int:
+    """The purchase row, written as the sale it will most likely be (completed, nothing ordered;
+    the stock after it is its ledger row's) before the decrement locks the item; its id. If it
+    turns out otherwise, settle_purchase says how. It needs no foreign key to be sound: it
+    commits only with the decrement or the lock that found its item (items are never deleted),
+    and the rest roll it back (ItemNotFound)."""
     purchase_id = driver.run(connection, _PURCHASE, {
-        "item_id": item_id, "quantity": quantity, "requester": requester, "status": status,
-        "remaining": remaining, "replenishment_order_id": replenishment_order_id,
+        "item_id": item.item_id, "quantity": quantity, "requester": requester,
         "created_at": utcnow()}).lastrowid
     assert purchase_id is not None  # a single-row INSERT into an auto-increment key
     return purchase_id
+
+
+def settle_purchase(connection: Connection, purchase_id: int, item_id: int, status: str,
+                    remaining: int | None, replenishment_order_id: int | None) -> None:
+    """What open_purchase could not know: the item as the database named it (if this process's
+    kept one was stale), a purchase that sold nothing (short, backordered: `remaining` the stock
+    it found), the replenishment order it joined."""
+    driver.run(connection, _SETTLE, {
+        "id": purchase_id, "item_id": item_id, "status": status, "remaining": remaining,
+        "replenishment_order_id": replenishment_order_id})
 
 
 def record_sale_in_ledger(connection: Connection, item_id: int, quantity: int, remaining: int,

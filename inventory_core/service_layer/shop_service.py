@@ -188,11 +188,14 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
     """The sale itself, inside the caller's transaction (it commits). Core statements
     (adapters.sales), not the ORM: the item row's lock is held from the decrement to the
     commit, and every statement and every line of Python in between is time other buyers of the
-    item wait."""
+    item wait. So the purchase row is written first, as the sale it most often is, and settled
+    below when it is not: a warm sale holds the lock for the ledger INSERT and the COMMIT only."""
     connection = uow.connection  # no Session unless a rarer path below needs the ORM
     item = sales.sale_item(connection, item_key)
     if item is None:
         raise ItemNotFound(item_key)
+    purchase_id = sales.open_purchase(connection, item, quantity, requester)
+    opened_for = item.item_id
     # Locks the row until the commit when it matches (see the docstring).
     decremented = sales.decrement(connection, item, quantity)
     after: tuple[int, int] | None = None
@@ -245,9 +248,10 @@ def _sell(uow: UnitOfWork, item_key: str | int, quantity: int, requester: str,
                                       remaining - owed, quantity - available, requester,
                                       "shortage")
     status = "completed" if sold else "backordered" if backorder else "short"
-    purchase_id = sales.record_purchase(connection, item.item_id, quantity, requester, status,
-                                        remaining,
-                                        order.replenishment_order_id if order else None)
+    if not sold or order is not None or item.item_id != opened_for:
+        sales.settle_purchase(connection, purchase_id, item.item_id, status,
+                              None if sold else remaining,
+                              order.replenishment_order_id if order else None)
     if sold:
         sales.record_sale_in_ledger(connection, item.item_id, quantity, remaining, purchase_id)
     return PurchaseResult(sold, purchase_id, item.item_id, item.name, quantity, remaining,

@@ -8,8 +8,9 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from inventory_core.adapters import sales
-from inventory_core.adapters.db import session_factory
-from inventory_core.adapters.models.shop import Item, ReorderRule, StockLedgerEntry
+from inventory_core.adapters.db import get_engine, session_factory
+from inventory_core.adapters.models.common import utcnow
+from inventory_core.adapters.models.shop import Item, Purchase, ReorderRule, StockLedgerEntry
 from inventory_core.domain.events import MAX_QUANTITY
 from inventory_core.domain.stock import DEFAULT_RULE, below_reorder_point
 from inventory_core.service_layer import shop_service
@@ -55,7 +56,7 @@ def test_a_statement_the_database_refuses_raises_sqlalchemys_error(shop_url):
     with session_factory(shop_url)() as session:
         connection = session.connection()
         with pytest.raises(IntegrityError) as refused:  # no item 99: the foreign key refuses
-            sales.record_purchase(connection, 99, 1, "alice", "completed", 0, None)
+            sales.record_in_ledger(connection, 99, -1, 0, "sale", "purchase:1", utcnow())
         assert refused.value.orig.args[0] == 1452
 
 
@@ -126,3 +127,69 @@ def test_the_driver_runs_a_statement_holding_a_literal_of_a_converted_type(shop_
                  .values(claimed_until=None))
     with session_factory(shop_url)() as session:
         assert driver.run(session.connection(), statement, {"event": "none"}).rowcount == 0
+
+
+@MYSQL_ONLY
+def test_a_warm_sale_holds_the_item_lock_for_the_ledger_insert_and_the_commit_only(shop_url):
+    """Every statement after the decrement is time every other buyer of the item waits: the
+    purchase row is written before it (adapters.sales), so the lock covers two round trips,
+    as the bare UPDATE + ledger INSERT transaction's does."""
+    shop_service.purchase(shop_uow(shop_url), 3, 1, "alice")  # the item kept: a warm sale next
+    sent: list[str] = []
+    engine = get_engine(shop_url)
+    dbapi_connection = engine.raw_connection()  # the pool's one idle connection, to watch it
+    cursor_class = dbapi_connection.driver_connection.cursorclass
+    dbapi_connection.close()
+
+    class Watched(cursor_class):
+        def execute(self, query, args=None):
+            sent.append(query.split()[0] + " " + query.split()[2 if query.startswith("INSERT")
+                                                                  else 1])
+            return super().execute(query, args)
+
+    raw = engine.raw_connection()
+    raw.driver_connection.cursorclass = Watched
+    raw.close()
+    try:
+        result = shop_service.purchase(shop_uow(shop_url), 3, 1, "alice")
+    finally:
+        raw = engine.raw_connection()
+        raw.driver_connection.cursorclass = cursor_class
+        raw.close()
+    assert result.completed
+    assert sent == ["INSERT purchases", "UPDATE items", "INSERT stock_ledger"]
+
+
+@pytest.mark.parametrize("key", [3, "Item3"])
+def test_a_short_purchase_is_settled_as_short_with_the_stock_it_found(shop_url, key):
+    owe(shop_url, 3, 1, 0)
+    result = shop_service.purchase(shop_uow(shop_url), key, 2, "alice")
+    assert not result.completed and result.replenishment is not None
+    with session_factory(shop_url)() as session:
+        bought = session.get(Purchase, result.purchase_id)
+        assert (bought.item_id, bought.status, bought.remaining,
+                bought.replenishment_order_id) == (
+            3, "short", 1, result.replenishment["replenishment_order_id"])
+
+
+def test_a_sale_at_the_counter_leaves_the_stock_after_it_to_its_ledger_row(shop_url):
+    owe(shop_url, 3, 50, 0)
+    result = shop_service.purchase(shop_uow(shop_url), 3, 2, "alice")
+    with session_factory(shop_url)() as session:
+        bought = session.get(Purchase, result.purchase_id)
+        entry = session.scalars(select(StockLedgerEntry).where(
+            StockLedgerEntry.reference == f"purchase:{result.purchase_id}")).one()
+    assert (bought.status, bought.remaining, bought.replenishment_order_id) == (
+        "completed", None, None)
+    assert (entry.delta, entry.quantity_after) == (-2, 48)
+
+
+def test_a_stale_kept_item_settles_its_purchase_on_the_item_the_database_names(shop_url):
+    """The purchase row is written for the kept item before the decrement finds it stale: the
+    settled row names the item that was sold."""
+    with session_factory(shop_url)() as session:
+        engine = session.connection().engine
+    sales._known.setdefault(engine, {})["Item3"] = sales.SaleItem(2, "Item3")
+    result = shop_service.purchase(shop_uow(shop_url), "Item3", 1, "alice")
+    with session_factory(shop_url)() as session:
+        assert session.get(Purchase, result.purchase_id).item_id == 3

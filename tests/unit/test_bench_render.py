@@ -23,10 +23,17 @@ def test_lambda_cold_start_renders_with_and_without_bytecode_side_by_side():
     assert "20.0 MiB | 300 ms | without .pyc, 12.3 MiB: 200 ms | 1.50 |" in text
 
 
-def test_the_hot_item_renders_against_bare_and_by_hand():
-    figure = {"per_second": 100.0, "p50_ms": 1.0}
-    text = render({"hot": {"threads": 64, "ratio": 0.5, "ratio_by_hand": 0.9,
+def test_the_hot_item_renders_both_regimes_against_bare_by_hand_and_before():
+    def figures(per_second):
+        return {name: {"per_second": per_second[name], "p50_ms": 1.0} for name in per_second}
+    loopback = {"figures": figures({"inventory_core": 50.0, "bare": 100.0, "by_hand": 80.0,
+                                    "in_lock": 64.0}),
+                "ratio": 0.5, "ratio_by_hand": 0.625, "by_hand_to_bare": 0.8,
+                "in_lock_to_bare": 0.64}
+    text = render({"hot": {"threads": 64, "round_trip_ms": 0.5,
                            "check": {"oversold": 0, "ledger_balanced": True},
-                           "figures": {"inventory_core": figure, "bare": figure,
-                                       "by_hand": figure}}}, ["--only", "hot"], 1.0)
-    assert "| 0.50 |" in text and "| 0.90 |" in text
+                           "regimes": {"loopback": loopback, "round_trip": loopback}}},
+                  ["--only", "hot"], 1.0)
+    assert text.count("| 0.50 |") == 2 and text.count("| 0.62 |") == 2
+    assert "(0.64 of bare) | purchase INSERT first: 80/s (0.80 of bare) | 1.25 |" in text
+    assert "hot item (+0.5 ms round trip per statement): 64 threads" in text

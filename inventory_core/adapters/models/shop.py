@@ -97,16 +97,24 @@ class ReorderRule(ShopBase):
 
 
 class Purchase(ShopBase):
-    """Every purchase attempt: `completed` sold stock, `short` found too little and sold nothing."""
+    """Every purchase attempt: `completed` sold stock, `short` found too little and sold nothing,
+    `backordered` waits for a restock (Backorder).
+
+    No foreign key on item_id: a sale writes this row before it locks the item (adapters.sales),
+    and InnoDB's check would take a shared lock on the item's row there, which two buyers then
+    both try to upgrade (a deadlock). The row commits only in the transaction whose decrement or
+    lock found the item, and items are never deleted."""
 
     __tablename__ = "purchases"
 
     purchase_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.item_id"), index=True)
+    item_id: Mapped[int] = mapped_column(Integer, index=True)
     quantity: Mapped[int] = mapped_column(Integer)
     requester: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16))
-    remaining: Mapped[int] = mapped_column(Integer)  # stock left right after this attempt
+    # The stock a purchase that sold nothing found, or a backorder's fill left. NULL for a sale
+    # at the counter: it is written before the decrement, whose ledger row has the stock after.
+    remaining: Mapped[int | None] = mapped_column(Integer)
     replenishment_order_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
