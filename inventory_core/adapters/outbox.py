@@ -25,6 +25,7 @@ import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Protocol
 
 from sqlalchemy import (
@@ -166,13 +167,13 @@ def publish_claimed(sessions: sessionmaker, outbox_model: type[OutboxMixin], pub
             untried += [r.event_id for r in rows[index:]]
             result.out_of_time = True
             break
-        parked = _publish_one(publisher, sessions, outbox_model, row,
-                              outbox_model.event_id == row.event_id, policy)
-        if parked is None:
+        sent = _publish_one(publisher, sessions, outbox_model, row,
+                            outbox_model.event_id == row.event_id, policy)
+        if sent is Sent.PUBLISHED:
             published.append(row.event_id)
         else:
             result.failed += 1
-            result.parked += parked
+            result.parked += sent is Sent.PARKED
     if published:
         _mark_published_by_event_id(sessions, outbox_model, published)
         result.published = len(published)
@@ -229,25 +230,32 @@ def relay(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Pu
             untried.append(row.outbox_id)
             result.skipped += 1
             continue
-        parked = _publish_one(publisher, sessions, outbox_model, row,
-                              outbox_model.outbox_id == row.outbox_id, policy)
-        if parked is None:
+        sent = _publish_one(publisher, sessions, outbox_model, row,
+                            outbox_model.outbox_id == row.outbox_id, policy)
+        if sent is Sent.PUBLISHED:
             _mark_published(sessions, outbox_model, outbox_model.outbox_id == row.outbox_id)
             result.published += 1
         else:
             result.failed += 1
-            result.parked += parked
+            result.parked += sent is Sent.PARKED
             result.failed_ids.append(row.outbox_id)
         if breaker is not None:
-            breaker.record(row.destination, published=parked is None)
+            breaker.record(row.destination, published=sent is Sent.PUBLISHED)
     if untried:
         _release(sessions, outbox_model, outbox_model.outbox_id.in_(untried))
     return result
 
 
-def _publish_one(publisher, sessions, outbox_model, row, this_row, policy) -> bool | None:
-    """Publish one claimed row: None when the broker took it; else the failure is counted on the
-    row (`this_row` selects it) and logged, and the answer is whether that parked it."""
+class Sent(Enum):
+    """What became of one claimed row's publish."""
+    PUBLISHED = "published"  # the broker took it
+    FAILED = "failed"  # kept for the sweep, its failure counted on the row
+    PARKED = "parked"  # that failure was its last attempt: an operator's now
+
+
+def _publish_one(publisher, sessions, outbox_model, row, this_row, policy) -> Sent:
+    """Publish one claimed row; on a failure, count it on the row (`this_row` selects it) and
+    log it."""
     try:
         publisher.publish(row.destination, row.event_type, row.body, row.delay_seconds)
     except Exception as exc:  # noqa: BLE001 - any broker failure: keep the row for the sweep
@@ -255,8 +263,8 @@ def _publish_one(publisher, sessions, outbox_model, row, this_row, policy) -> bo
         parked = _mark_failed(sessions, outbox_model, this_row, row.attempts, error, policy)
         log.warning("outbox: publishing %s %s failed (attempt %d%s): %s", row.event_type,
                     row.event_id, row.attempts, ", parked" if parked else "", error)
-        return bool(parked)
-    return None
+        return Sent.PARKED if parked else Sent.FAILED
+    return Sent.PUBLISHED
 
 
 def _claim(sessions, model, event_ids, limit, retries, after_id, due_by, skip, broken):
