@@ -223,9 +223,9 @@ def render(results: dict, argv: list[str], seconds: float) -> str:
         lines += [
             "", "## Where a purchase's time goes", "",
             "A sale costs a whole request around its statements (WSGI, Flask, flask-smorest and",
-            "marshmallow validation, the conditional UPDATE (which also decides the reorder; who",
-            "the item is, is kept per process once read), the purchase and ledger INSERTs, the",
-            "COMMIT, a log line and metrics). Below, pyinstrument's profile",
+            "marshmallow validation, the purchase INSERT, the conditional UPDATE (which also",
+            "decides the reorder; who the item is, is kept per process once read), the ledger",
+            "INSERT, the COMMIT, a log line and metrics). Below, pyinstrument's profile",
             "of purchases through the Flask app alone (test client, no HTTP server), on MariaDB:",
             "", "```", results["profile"], "```",
         ]
