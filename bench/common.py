@@ -48,6 +48,22 @@ def pymysql_connect(url: str):
                            charset="utf8mb4")
 
 
+def server_cpu_seconds() -> float | None:
+    """CPU time (user + system) the MariaDB server on this machine has used so far; None when
+    none runs here (a remote server) or its /proc entry is not readable."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() not in ("mariadbd", "mysqld"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return None
+
+
 def mariadb_version() -> str:
     server = create_engine(MYSQL_SERVER_URL)
     try:

@@ -11,7 +11,8 @@ load hits all alike):
 Twice: on loopback, where client and server share this machine's cores and the contest is for
 CPU as much as for the lock; and with a network round trip added to every statement (a sleep
 before each command, as a client on another host waits for it: AWS's Lambda to RDS), where the
-lock is what limits one item, as it does deployed (docs/capacity.md)."""
+lock is what limits one item, as it does deployed (docs/capacity.md). On loopback each contender's
+CPU per sale is counted too (this process's, and the local MariaDB server's from /proc)."""
 from __future__ import annotations
 
 import time
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 
 import pymysql
 
-from bench.common import mysql_database, progress, pymysql_connect
+from bench.common import mysql_database, progress, pymysql_connect, server_cpu_seconds
 from bench.purchases import (
     ITEM_ID,
     ITEM_NAME,
@@ -128,14 +129,14 @@ def run(seconds: float) -> dict:
                 progress(f"{regime}: inventory_core, by hand, in the lock, bare: "
                          f"round {round_ + 1}/{ROUNDS}")
                 with round_trip(delay):
-                    slices["inventory_core"].append(measure(
-                        seconds / ROUNDS / 2, lambda: UnitOfWork(sessions, ShopOutbox), ours,
-                        THREADS))
+                    slices["inventory_core"].append(_with_cpu(
+                        seconds / ROUNDS / 2, lambda: UnitOfWork(sessions, ShopOutbox), ours))
                     for name, sale in (("by_hand", _hand_sale), ("in_lock", _in_lock_sale),
                                        ("bare", _bare_sale)):
-                        slices[name].append(measure(seconds / ROUNDS / 2,
-                                                    lambda: _bare_connection(url), sale, THREADS))
-            regimes[regime] = _ratios({name: summary(s) for name, s in slices.items()})
+                        slices[name].append(_with_cpu(seconds / ROUNDS / 2,
+                                                      lambda: _bare_connection(url), sale))
+            regimes[regime] = _ratios({name: {**summary(s), **_cpu_per_sale(s)}
+                                       for name, s in slices.items()})
         dispose_all()
         check = ledger_check(url)
     # The bare sales write ledger rows too (so the balance covers all) but no purchases.
@@ -145,6 +146,25 @@ def run(seconds: float) -> dict:
 
 
 CONTENDERS = ("inventory_core", "by_hand", "in_lock", "bare")
+
+
+def _with_cpu(seconds: float, make_state, one_call) -> dict:
+    """`measure`, and the CPU this process (the clients) and the database server spent in it:
+    on loopback the two share the machine's cores, and what a sale costs in CPU limits it."""
+    client, server = time.process_time(), server_cpu_seconds()
+    measured = measure(seconds, make_state, one_call, THREADS)
+    server_after = server_cpu_seconds()
+    measured["client_cpu"] = time.process_time() - client
+    measured["server_cpu"] = (None if server is None or server_after is None
+                              else server_after - server)
+    return measured
+
+
+def _cpu_per_sale(slices: list[dict]) -> dict:
+    calls = sum(s["calls"] for s in slices)
+    server = [s["server_cpu"] for s in slices]
+    return {"client_us": sum(s["client_cpu"] for s in slices) / calls * 1e6,
+            "server_us": None if None in server else sum(server) / calls * 1e6}
 
 
 def _ratios(figures: dict) -> dict:
