@@ -40,11 +40,11 @@ BARE_LEDGER = ("INSERT INTO stock_ledger (item_id, delta, quantity_after, reason
 
 
 # Our decrement (adapters.sales, MySQL): stock after, units owed and the reorder bit in
-# LAST_INSERT_ID; DEFAULT_RULE's point 10 when the item has no rule.
+# LAST_INSERT_ID; DEFAULT_RULE's point 1 when the item has no rule.
 HAND_DECREMENT = (
     "UPDATE items SET quantity = LAST_INSERT_ID((quantity - %(n)s) * 4294967296 + "
     "backordered * 2 + ((quantity - %(n)s) - backordered < COALESCE((SELECT reorder_point FROM "
-    "reorder_rules WHERE reorder_rules.item_id = items.item_id), 10))) DIV 4294967296 "
+    "reorder_rules WHERE reorder_rules.item_id = items.item_id), 1))) DIV 4294967296 "
     "WHERE item_id = %(id)s AND name = %(name)s AND quantity - backordered >= %(n)s")
 HAND_PURCHASE = ("INSERT INTO purchases (item_id, quantity, requester, status, remaining, "
                  "replenishment_order_id, created_at) VALUES (%s, 1, 'bench', 'completed', %s, "
