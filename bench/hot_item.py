@@ -32,6 +32,7 @@ from bench.purchases import (
 )
 
 THREADS = 64
+CONTENDERS = ("inventory_core", "by_hand", "in_lock", "bare")
 ROUND_TRIP_S = 0.0005  # Lambda to RDS in one Availability Zone: about 0.5 ms (docs/capacity.md)
 BARE_DECREMENT = ("UPDATE items SET quantity = quantity - 1 "
                   "WHERE item_id = %s AND quantity >= 1")
@@ -143,9 +144,6 @@ def run(seconds: float) -> dict:
     check.pop("sold_matches")
     return {"regimes": regimes, "threads": THREADS, "round_trip_ms": ROUND_TRIP_S * 1000,
             "check": check}
-
-
-CONTENDERS = ("inventory_core", "by_hand", "in_lock", "bare")
 
 
 def _with_cpu(seconds: float, make_state, one_call) -> dict:
