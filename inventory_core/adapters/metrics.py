@@ -7,6 +7,7 @@ JSON shape, and Powertools' Metrics would add a dependency and import time to ev
 
     metrics.emit("Purchases", item="Item1")
     metrics.emit("ReplenishmentLeadTime", 12.5, unit="Seconds", factory="1")
+    metrics.emit_values({"Purchases": 1, "UnitsSold": 3}, item="Item1")  # one line, two metrics
 
 Dimension names are capitalised in the record (`item` -> `Item`), as CloudWatch convention has it.
 A failure to write a metric never fails the work it measures.
@@ -33,6 +34,12 @@ UNITS = frozenset({
 
 def record(name: str, value: float = 1.0, unit: str = "Count", **dimensions: object) -> dict:
     """The EMF object for one metric value (no I/O)."""
+    return record_values({name: value}, unit, **dimensions)
+
+
+def record_values(values: dict[str, float], unit: str = "Count", **dimensions: object) -> dict:
+    """One EMF object for several metric values of one unit and the same dimensions: one log
+    line that CloudWatch extracts each of them from (no I/O)."""
     if unit not in UNITS:
         raise ValueError(f"{unit!r} is not a CloudWatch unit")
     dims = {key[:1].upper() + key[1:]: str(val) for key, val in dimensions.items()}
@@ -42,41 +49,52 @@ def record(name: str, value: float = 1.0, unit: str = "Count", **dimensions: obj
             "CloudWatchMetrics": [{
                 "Namespace": metrics_namespace(),
                 "Dimensions": [sorted(dims)],
-                "Metrics": [{"Name": name, "Unit": unit}],
+                "Metrics": [{"Name": name, "Unit": unit} for name in values],
             }],
         },
         **dims,
-        name: value,
+        **values,
     }
 
 
-# {(namespace, name, unit, dimension names): the line's two fixed parts}: json.dumps of the whole
-# record costs more than the purchase it measures spends outside its statements; only the
-# timestamp, the dimension values and the value change from one line of a metric to the next.
-_templates: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, str]] = {}
+# {(namespace, names, unit, dimension names): the line's two fixed parts}: json.dumps of the
+# whole record costs more than the purchase it measures spends outside its statements; only the
+# timestamp, the dimension values and the values change from one line of a metric to the next.
+_templates: dict[tuple[str, tuple[str, ...], str, tuple[str, ...]], tuple[str, str]] = {}
 
 
 def line(name: str, value: float = 1.0, unit: str = "Count", **dimensions: object) -> str:
     """`record(...)` as one JSON line (the same object; built from a cached template)."""
-    key = (metrics_namespace(), name, unit, tuple(dimensions))
+    return values_line({name: value}, unit, **dimensions)
+
+
+def values_line(values: dict[str, float], unit: str = "Count", **dimensions: object) -> str:
+    """`record_values(...)` as one JSON line."""
+    key = (metrics_namespace(), tuple(values), unit, tuple(dimensions))
     template = _templates.get(key)
     if template is None:
-        shape = record(name, value, unit, **dimensions)
-        keys = [k for k in shape if k not in ("_aws", name)]
+        shape = record_values(values, unit, **dimensions)
+        keys = [k for k in shape if k != "_aws" and k not in values]
         head = json.dumps(shape["_aws"]["CloudWatchMetrics"], separators=(",", ":"))
         template = _templates[key] = (
             '{"_aws":{"Timestamp":%d,"CloudWatchMetrics":' + head.replace("%", "%%") + "}",
-            "".join(f",{json.dumps(k).replace('%', '%%')}:%s" for k in [*keys, name]) + "}")
+            "".join(f",{json.dumps(k).replace('%', '%%')}:%s" for k in [*keys, *values]) + "}")
     head, tail = template
-    values = (*(json.dumps(str(v)) for v in dimensions.values()), json.dumps(value))
-    return head % int(time.time() * 1000) + tail % values
+    rendered = (*(json.dumps(str(v)) for v in dimensions.values()),
+                *(json.dumps(v) for v in values.values()))
+    return head % int(time.time() * 1000) + tail % rendered
 
 
 def emit(name: str, value: float = 1.0, unit: str = "Count", **dimensions: object) -> None:
     """Write one metric value as an EMF line on stdout."""
-    text = line(name, value, unit, **dimensions)
+    emit_values({name: value}, unit, **dimensions)
+
+
+def emit_values(values: dict[str, float], unit: str = "Count", **dimensions: object) -> None:
+    """Write several metric values of one unit and the same dimensions as one EMF line."""
+    text = values_line(values, unit, **dimensions)
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except (OSError, ValueError) as exc:  # a closed or broken stdout must not fail a sale
-        log.warning("metric %s not written: %s", name, exc)
+        log.warning("metrics %s not written: %s", ", ".join(values), exc)

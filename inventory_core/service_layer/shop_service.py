@@ -168,8 +168,8 @@ def _report_sale(result: PurchaseResult) -> None:
     reorder = (f"; replenishment order #{order['replenishment_order_id']} "
                f"({order['quantity']} units, {order['status']})" if order else "")
     if result.completed:
-        metrics.emit("Purchases", item=result.item_name)
-        metrics.emit("UnitsSold", result.quantity, item=result.item_name)
+        metrics.emit_values({"Purchases": 1, "UnitsSold": result.quantity},
+                            item=result.item_name)
         log.info("purchase #%d: sold %d x %s, %d left%s", result.purchase_id, result.quantity,
                  result.item_name, result.remaining, reorder)
     elif result.backorder is not None:

@@ -1,6 +1,7 @@
 """The alarms of terraform/metric_alarms.tf watch metrics the code really writes: each metric name
-and dimension is one a `metrics.emit(...)` call in the source uses (read with `ast`), in the
-namespace the functions are given (METRICS_NAMESPACE in zappa_environment)."""
+and dimension is one a `metrics.emit(...)` or `metrics.emit_values(...)` call in the source uses
+(read with `ast`), in the namespace the functions are given (METRICS_NAMESPACE in
+zappa_environment)."""
 from __future__ import annotations
 
 import ast
@@ -12,18 +13,25 @@ SOURCES = ("inventory_core", "consumers", "shop_api", "factory_api", "api_common
 
 
 def emitted_metrics() -> dict[str, set[str]]:
-    """{metric name: dimension names as written in the record} of every metrics.emit call."""
+    """{metric name: dimension names as written in the record} of every metrics.emit call (its
+    first argument) and metrics.emit_values call (the keys of its dict)."""
     found: dict[str, set[str]] = {}
     for package in SOURCES:
         for path in Path(REPO, package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                        and node.func.attr == "emit" and isinstance(node.func.value, ast.Name)
-                        and node.func.value.id == "metrics" and node.args
-                        and isinstance(node.args[0], ast.Constant)):
-                    dimensions = {k.arg[:1].upper() + k.arg[1:] for k in node.keywords
-                                  if k.arg and k.arg != "unit"}
-                    found.setdefault(node.args[0].value, set()).update(dimensions)
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("emit", "emit_values")
+                        and isinstance(node.func.value, ast.Name)
+                        and node.func.value.id == "metrics" and node.args):
+                    continue
+                first = node.args[0]
+                names = ([first.value] if isinstance(first, ast.Constant) else
+                         [k.value for k in first.keys if isinstance(k, ast.Constant)]
+                         if isinstance(first, ast.Dict) else [])
+                dimensions = {k.arg[:1].upper() + k.arg[1:] for k in node.keywords
+                              if k.arg and k.arg != "unit"}
+                for name in names:
+                    found.setdefault(name, set()).update(dimensions)
     return found
 
 

@@ -41,7 +41,7 @@ def purchase(client, item_name: str, quantity: int):
 def test_a_sale_counts_a_purchase_and_its_units_and_a_shortage_counts_once(client, capsys):
     capsys.readouterr()
     assert purchase(client, "Item3", 2).status_code == 201
-    assert emf_records(capsys) == [("Purchases", 1.0, "Count", {"Item": "Item3"}),
+    assert emf_records(capsys) == [("Purchases", 1, "Count", {"Item": "Item3"}),
                                    ("UnitsSold", 2, "Count", {"Item": "Item3"})]
     assert purchase(client, "Item2", 5).status_code == 409
     assert purchase(client, "Item9", 1).status_code == 404  # no such item: nothing counted

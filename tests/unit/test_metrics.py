@@ -47,3 +47,27 @@ def test_a_line_is_the_record_as_json(monkeypatch, namespace):
         parsed, expected = json.loads(metrics.line(*args, **dims)), metrics.record(*args, **dims)
         assert abs(parsed["_aws"].pop("Timestamp") - expected["_aws"].pop("Timestamp")) < 1000
         assert parsed == expected
+
+
+def test_several_values_share_one_line_and_each_is_a_metric(monkeypatch):
+    """A sale's Purchases and UnitsSold: one log line (one CloudWatch Logs event to pay for),
+    from which CloudWatch extracts both, with their dimensions."""
+    monkeypatch.setenv("METRICS_NAMESPACE", "Replenishment")
+    for units in (3, 5):  # the second from the cached template
+        parsed = json.loads(metrics.values_line({"Purchases": 1, "UnitsSold": units},
+                                                item="Item1"))
+        assert parsed["_aws"]["CloudWatchMetrics"] == [{
+            "Namespace": "Replenishment", "Dimensions": [["Item"]],
+            "Metrics": [{"Name": "Purchases", "Unit": "Count"},
+                        {"Name": "UnitsSold", "Unit": "Count"}]}]
+        assert (parsed["Item"], parsed["Purchases"], parsed["UnitsSold"]) == ("Item1", 1, units)
+
+
+def test_a_broken_stdout_loses_the_metrics_not_the_sale(monkeypatch, caplog):
+    class Broken:
+        def write(self, text):
+            raise OSError("broken pipe")
+
+    monkeypatch.setattr("sys.stdout", Broken())
+    metrics.emit_values({"Purchases": 1, "UnitsSold": 2}, item="Item1")  # does not raise
+    assert "Purchases, UnitsSold not written: broken pipe" in caplog.text
