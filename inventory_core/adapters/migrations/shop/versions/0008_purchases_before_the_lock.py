@@ -5,6 +5,11 @@ key's check would take a shared lock on the item's row first, which concurrent b
 try to upgrade to the decrement's exclusive lock: a deadlock. A sale at the counter leaves
 `remaining` NULL (its ledger row holds the stock after it).
 
+On MySQL 8 (the MySQL manual's online DDL tables) dropping the key changes metadata only, and
+making the column nullable rebuilds the table in place with concurrent DML allowed: on a large
+purchases table the upgrade takes a while, sales go on. The downgrade's new foreign key copies the
+table (foreign_key_checks on), blocking writes to purchases meanwhile.
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-03
