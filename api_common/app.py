@@ -28,10 +28,12 @@ OPENAPI_DEFAULTS = {
 }
 
 
-def build_app(import_name: str, title: str, config: dict | None) -> Flask:
+def build_app(import_name: str, title: str, config: dict | None,
+              register_routes: Callable[[Flask], None], routes_on_first_request: bool) -> Flask:
     """An app whose settings come from the environment, overridden by `config` (tests pass
-    e.g. {"SHOP_DATABASE_URL": ...} or a whole {"SETTINGS": Settings(...)}). No routes yet:
-    those are `build_api`'s, in each service's `register_routes`."""
+    e.g. {"SHOP_DATABASE_URL": ...} or a whole {"SETTINGS": Settings(...)}), and the service's
+    routes: `register_routes(app)` (which calls `build_api`), now or on the first request
+    (build_routes)."""
     app = Flask(import_name)
     json_provider = cast(DefaultJSONProvider, app.json)  # Flask's default provider class
     json_provider.ensure_ascii = False  # the seed answers in Korean; keep it readable
@@ -44,6 +46,7 @@ def build_app(import_name: str, title: str, config: dict | None) -> Flask:
         overrides = {k: str(app.config[k]) for k in ENV_VARS if k in app.config}
         app.config["SETTINGS"] = Settings.from_env({**os.environ, **overrides})
     carry_correlation_id(app)
+    build_routes(app, register_routes, routes_on_first_request)
     return app
 
 

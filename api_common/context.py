@@ -1,6 +1,6 @@
 """Per-request wiring for views and CLI commands: the app's database and its message broker.
 
-Each app is one service and owns one database (`build_app(..., database=SHOP)`)."""
+Each app is one service and owns one database (`build_api(app, SHOP)` in its `register_routes`)."""
 from __future__ import annotations
 
 from flask import current_app

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api_common.app import build_api, build_app, build_routes
+from api_common.app import build_api, build_app
 
 
 def create_app(config: dict | None = None, *, routes_on_first_request: bool = False) -> Flask:
     """`routes_on_first_request`: for shop_api.wsgi (api_common.app.build_routes)."""
-    app = build_app(__name__, "Shop API", config)
-    build_routes(app, register_routes, routes_on_first_request)
-    return app
+    return build_app(__name__, "Shop API", config, register_routes, routes_on_first_request)
 
 
 def register_routes(app: Flask) -> None:
