@@ -15,7 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ClauseElement, Connection, CursorResult, Executable
+from sqlalchemy import (
+    ClauseElement,
+    Connection,
+    CursorResult,
+    Executable,
+    Insert,
+    bindparam,
+    insert,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -49,6 +57,20 @@ def _compile(statement: ClauseElement, connection: Connection) -> _Compiled:
         found = _Compiled(compiled.string, dict(compiled.params), processors)
         with _lock:
             _compiled[key] = found
+    return found
+
+
+_inserts: dict[tuple[Any, tuple[str, ...]], Insert] = {}
+
+
+def insert_of(table: Any, columns: tuple[str, ...]) -> Insert:
+    """INSERT into `table` (a model or a Table) naming every column it writes, each bound to a
+    parameter of the same name: `run` sends the compiled statement as it is and runs no column
+    default. Built once per table and columns: building one costs more than executing it."""
+    key = (table, columns)
+    found = _inserts.get(key)
+    if found is None:
+        found = _inserts[key] = insert(table).values({name: bindparam(name) for name in columns})
     return found
 
 

@@ -2,7 +2,7 @@
 applies in the same transaction as the effect, and a redelivered duplicate finds it there."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, Insert, bindparam, insert
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from inventory_core.adapters import driver
@@ -21,21 +21,11 @@ def first_delivery(connection: Connection, model: type[ProcessedEventMixin], con
     connection's DBAPI cursor (adapters.driver), outside the ORM's unit of work:
     nothing else needs the row, and every message a consumer handles runs it."""
     try:
-        driver.run(connection, _insert(model), {
+        driver.run(connection, driver.insert_of(model, _COLUMNS), {
             "consumer": consumer, "event_id": event_id, "processed_at": utcnow()})
     except IntegrityError:
         return False
     return True
 
 
-_INSERTS: dict[type, Insert] = {}
-
-
-def _insert(model: type[ProcessedEventMixin]) -> Insert:
-    found = _INSERTS.get(model)
-    if found is None:  # built once per table: building it costs more than executing it
-        # Every column named: the driver sends the compiled statement as it is, and runs no
-        # column default.
-        found = _INSERTS[model] = insert(model).values(
-            {name: bindparam(name) for name in ("consumer", "event_id", "processed_at")})
-    return found
+_COLUMNS = ("consumer", "event_id", "processed_at")

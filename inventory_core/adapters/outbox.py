@@ -30,11 +30,9 @@ from typing import Protocol
 
 from sqlalchemy import (
     Connection,
-    Insert,
     Update,
     bindparam,
     func,
-    insert,
     null,
     or_,
     select,
@@ -129,25 +127,14 @@ def write(connection: Connection, outbox_model: type[OutboxMixin],
                "claimed_until": now + timedelta(seconds=CLAIM_SECONDS) if claim else None,
                "attempts": r.attempts if claim else 0} for r in rows]
     if len(values) == 1:  # the usual: on the DBAPI cursor (adapters.driver), as a sale's rows
-        driver.run(connection, _insert(outbox_model), values[0])
+        driver.run(connection, driver.insert_of(outbox_model, _WRITTEN), values[0])
     elif values:
-        connection.execute(_insert(outbox_model), values)
+        connection.execute(driver.insert_of(outbox_model, _WRITTEN), values)
     return rows
 
 
-_INSERTS: dict[type, Insert] = {}
 _WRITTEN = ("event_id", "event_type", "destination", "body", "delay_seconds", "created_at",
             "claimed_until", "attempts")
-
-
-def _insert(outbox_model: type[OutboxMixin]) -> Insert:
-    found = _INSERTS.get(outbox_model)
-    if found is None:  # built once per table: every commit that emits an event runs it
-        # Every column named: the driver sends the compiled statement as it is, and runs no
-        # column default.
-        found = _INSERTS[outbox_model] = insert(outbox_model).values(
-            {name: bindparam(name) for name in _WRITTEN})
-    return found
 
 
 def publish_claimed(sessions: sessionmaker, outbox_model: type[OutboxMixin], publisher: Publisher,

@@ -109,9 +109,8 @@ _PURCHASE = insert(_purchases).values(
 _SETTLE = update(_purchases).where(_purchases.c.purchase_id == bindparam("id")).values(
     {name: bindparam(name) for name in ("item_id", "status", "remaining",
                                         "replenishment_order_id")})
-_LEDGER_COLUMNS = ("item_id", "delta", "quantity_after", "reason", "reference", "created_at")
-_LEDGER = insert(cast(Table, StockLedgerEntry.__table__)).values(
-    {name: bindparam(name) for name in _LEDGER_COLUMNS})
+_LEDGER = driver.insert_of(StockLedgerEntry, ("item_id", "delta", "quantity_after", "reason",
+                                               "reference", "created_at"))
 
 
 # {engine: {id or name: SaleItem}}: a purchase need not read who its item is once this process
