@@ -43,6 +43,10 @@ ENTRY_POINTS = {
 }
 
 
+# In-memory databases: neither a start nor the first request may need a real one.
+ENVIRONMENT = {**os.environ, "SHOP_DATABASE_URL": "sqlite://", "FACTORY_DATABASE_URL": "sqlite://"}
+
+
 @pytest.mark.parametrize("module", sorted(ENTRY_POINTS))
 def test_entry_point_imports_nothing_it_does_not_use(module):
     unwanted = ENTRY_POINTS[module]
@@ -51,9 +55,8 @@ def test_entry_point_imports_nothing_it_does_not_use(module):
              if module.startswith("consumers.") else "")
     code = (f"import sys, {module}; {setup}"
             f"print(','.join(m for m in {unwanted!r} if m in sys.modules))")
-    env = {**os.environ, "SHOP_DATABASE_URL": "sqlite://", "FACTORY_DATABASE_URL": "sqlite://"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env=env)
+                         env=ENVIRONMENT)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "", f"{module} imports {run.stdout.strip()} at cold start"
 
@@ -65,9 +68,8 @@ def test_the_deployed_app_registers_its_routes_on_the_first_request(module):
     code = (f"import sys, {module} as m; c = m.app.test_client(); "
             "print(c.get('/health').status_code, 'sqlalchemy.orm' in sys.modules, "
             "sorted(c.get('/openapi.json').get_json()['paths'])[:1] != [])")
-    env = {**os.environ, "SHOP_DATABASE_URL": "sqlite://", "FACTORY_DATABASE_URL": "sqlite://"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env=env)
+                         env=ENVIRONMENT)
     assert run.returncode == 0, run.stderr
     status, orm_loaded, documented = run.stdout.split()
     assert status == "200" and orm_loaded == "True" and documented == "True", run.stdout
