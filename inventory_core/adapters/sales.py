@@ -17,7 +17,18 @@ from datetime import datetime
 from typing import cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    update,
+)
 
 from inventory_core.adapters import driver
 from inventory_core.adapters.models.common import utcnow
@@ -103,9 +114,11 @@ _DECREMENT_MYSQL = _DECREMENT.values(quantity=func.last_insert_id(
 _LOCKED_STOCK = (select(_items.c.quantity, _items.c.backordered).where(_THE_ITEM)
                  .with_for_update())
 _purchases = cast(Table, Purchase.__table__)
+# What open_purchase always writes is in the SQL, not bound: nothing to escape per sale.
 _PURCHASE = insert(_purchases).values(
     {name: bindparam(name) for name in ("item_id", "quantity", "requester", "created_at")}
-    | {"status": "completed", "remaining": None, "replenishment_order_id": None})
+    | {"status": literal_column("'completed'"), "remaining": null(),
+       "replenishment_order_id": null()})
 _SETTLE = update(_purchases).where(_purchases.c.purchase_id == bindparam("id")).values(
     {name: bindparam(name) for name in ("item_id", "status", "remaining",
                                         "replenishment_order_id")})
