@@ -18,6 +18,7 @@ from typing import cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
+    ColumnClause,
     Connection,
     Engine,
     Table,
@@ -93,7 +94,7 @@ _DECREMENT = update(_items).where(_THE_ITEM,
 # domain.stock.below_reorder_point (left to sell < point), with the item's point read in the
 # statement: the sale needs no read of the rule unless it orders.
 _POINT = func.coalesce(select(_rules.c.reorder_point).where(_rules.c.item_id == _items.c.item_id)
-                       .scalar_subquery(), DEFAULT_RULE.reorder_point)
+                       .scalar_subquery(), literal_column(str(DEFAULT_RULE.reorder_point)))
 # The sale needs the stock after it (on hand and owed) and the reorder decision while it holds
 # the row. SQLite answers with UPDATE ... RETURNING. MySQL and MariaDB have no RETURNING on
 # UPDATE, but an UPDATE that sets LAST_INSERT_ID(expr) gets expr back in its own OK packet (the
@@ -102,6 +103,8 @@ _POINT = func.coalesce(select(_rules.c.reorder_point).where(_rules.c.item_id == 
 # in the high 32 bits, owed in the next 31, the decision in the lowest; both numbers are INT
 # columns that are never negative here (the WHERE leaves quantity - n >= backordered >= 0).
 _PACK, _OWED_BITS = 2 ** 32, 2 ** 31 - 1
+# The constants written in the SQL, not bound: nothing to escape for them on every sale.
+_PACK_SQL: ColumnClause[int] = literal_column(str(_PACK))
 _DECREMENT_RETURNING = (_DECREMENT.values(quantity=_items.c.quantity - bindparam("n"))
                         .returning(_items.c.quantity, _items.c.backordered))
 # SQLite's RETURNING names columns unqualified, which would turn the subquery's correlation into
@@ -109,8 +112,8 @@ _DECREMENT_RETURNING = (_DECREMENT.values(quantity=_items.c.quantity - bindparam
 _POINT_OF_ITEM = select(_POINT).where(_items.c.item_id == bindparam("id"))
 _LEFT = _items.c.quantity - bindparam("n")  # in MySQL's SET, columns are read before it
 _DECREMENT_MYSQL = _DECREMENT.values(quantity=func.last_insert_id(
-    _LEFT * _PACK + _items.c.backordered * 2 + (_LEFT - _items.c.backordered < _POINT))
-    .op("DIV")(_PACK))
+    _LEFT * _PACK_SQL + _items.c.backordered * literal_column("2")
+    + (_LEFT - _items.c.backordered < _POINT)).op("DIV")(_PACK_SQL))
 _LOCKED_STOCK = (select(_items.c.quantity, _items.c.backordered).where(_THE_ITEM)
                  .with_for_update())
 _purchases = cast(Table, Purchase.__table__)
